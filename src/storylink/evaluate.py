@@ -1,0 +1,105 @@
+"""Measure storylink against gold labels: labelled pairs in, correlations out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .article import Article
+from .read import ReadError, parse_date
+
+DIMENSIONS = ("overall", "geography", "entities", "time", "narrative", "style", "tone")
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    """Two articles and their gold SemEval-2022 Task 8 scores (1 = very similar … 4)."""
+
+    pair_id: str
+    a: Article
+    b: Article
+    scores: dict[str, float]
+
+    @property
+    def language_pair(self) -> str:
+        return f"{self.a.language}-{self.b.language}"
+
+
+def _side(row: dict[str, object], n: int, origin: str) -> Article:
+    text = str(row.get(f"text{n}") or "").strip()
+    if not text:
+        raise ReadError(f"{origin}: text{n} is empty")
+    return Article(
+        title=str(row.get(f"title{n}") or ""),
+        text=text,
+        language=str(row.get(f"lang{n}") or "") or None,
+        url=str(row.get(f"url{n}") or "") or None,
+        published=parse_date(row.get(f"date{n}")),
+        origin=f"{origin}/{n}",
+    )
+
+
+def load_pairs(path: str | Path) -> list[LabelledPair]:
+    """Pairs in the shared JSONL layout (pair_id, lang1, text1, …, scores{…})."""
+    pairs: list[LabelledPair] = []
+    for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        origin = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ReadError(f"{origin}: malformed JSON ({error.msg})") from error
+        scores = row.get("scores") or {}
+        if "overall" not in scores:
+            raise ReadError(f"{origin}: no scores.overall")
+        for name, value in scores.items():
+            # Overall is 1–4; the official data has a few 4.5 and 5 in geography and time
+            top = 4.0 if name == "overall" else 5.0
+            if not isinstance(value, int | float) or not 1.0 <= float(value) <= top:
+                raise ReadError(f"{origin}: scores.{name} = {value!r} is outside 1–{top:g}")
+        pair_id = str(row.get("pair_id") or number)
+        pairs.append(
+            LabelledPair(pair_id, _side(row, 1, origin), _side(row, 2, origin), dict(scores))
+        )
+    return pairs
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson correlation; NaN when either side is constant or there are < 2 values."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def grouped_folds(pairs: Sequence[LabelledPair], k: int = 5, seed: int = 0) -> list[list[int]]:
+    """k folds of pair indices where pairs sharing an article stay in one fold."""
+    parent = list(range(len(pairs)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for index, pair in enumerate(pairs):
+        for article in (pair.a, pair.b):
+            if article.id in owner:
+                parent[find(index)] = find(owner[article.id])
+            else:
+                owner[article.id] = index
+    groups: dict[int, list[int]] = {}
+    for index in range(len(pairs)):
+        groups.setdefault(find(index), []).append(index)
+    order = list(groups.values())
+    np.random.default_rng(seed).shuffle(order)  # type: ignore[arg-type]
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for group in sorted(order, key=len, reverse=True):
+        min(folds, key=len).extend(group)
+    return folds

@@ -1,0 +1,343 @@
+"""Read articles from text, HTML, JSONL, CSV, RSS/Atom files, directories, globs and URLs.
+
+Every reader raises `ReadError` naming the input for bad data; `read_many` turns those into a
+list of skipped inputs so that one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .article import Article
+
+MAX_FILE_BYTES = 256 * 1024 * 1024  # JSONL/CSV collections may be big; single pages may not
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+URL_TIMEOUT_S = 20.0
+
+TEXT_SUFFIXES = {".txt", ".text", ".md"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+CSV_SUFFIXES = {".csv", ".tsv"}
+FEED_SUFFIXES = {".rss", ".atom", ".xml"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | CSV_SUFFIXES | FEED_SUFFIXES
+
+
+class ReadError(Exception):
+    """An input that cannot be read as articles; the message names the input and the reason."""
+
+
+@dataclass(frozen=True)
+class FieldNames:
+    """Which JSONL keys / CSV columns hold each article field."""
+
+    title: str = "title"
+    text: str = "text"
+    url: str = "url"
+    date: str = "date"
+    language: str = "lang"
+    source: str = "source"
+
+
+@dataclass
+class ReadReport:
+    """What a batch read produced: the articles, and every input or row that was skipped."""
+
+    articles: list[Article] = field(default_factory=list)
+    errors: list[ReadError] = field(default_factory=list)
+
+
+def decode(data: bytes, origin: str) -> str:
+    """Bytes to text with the encoding detected, not assumed; binary data is refused."""
+    if not data.strip():
+        raise ReadError(f"{origin}: file is empty")
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ReadError(f"{origin}: looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise ReadError(f"{origin}: cannot detect the text encoding (binary file?)")
+    return str(best)
+
+
+def parse_date(value: Any) -> datetime | None:
+    """A publication date from any common format, always timezone-aware (UTC if unstated)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed: datetime | None = value
+    else:
+        text = str(value).strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            import dateparser
+
+            parsed = dateparser.parse(text, settings={"RETURN_AS_TIMEZONE_AWARE": False})
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _article(title: str, text: str, origin: str, **meta: Any) -> Article:
+    title, text = (title or "").strip(), (text or "").strip()
+    if not text:
+        raise ReadError(f"{origin}: article has no text")
+    return Article(title=title, text=text, origin=origin, **meta)
+
+
+def parse_text(content: str, origin: str) -> Article:
+    """Plain text: the first non-empty line is the title, the rest is the body."""
+    lines = content.strip().splitlines()
+    if len(lines) == 1:
+        return _article("", lines[0] if lines else "", origin)
+    return _article(lines[0], "\n".join(lines[1:]), origin)
+
+
+def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Article:
+    """Main text, title, date and language of a web page via trafilatura and htmldate."""
+    import trafilatura
+    from htmldate import find_date
+
+    doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False)
+    if doc is None or not getattr(doc, "text", None):
+        raise ReadError(f"{origin}: no article text found in the HTML page")
+    date = getattr(doc, "date", None) or find_date(content, url=url, extensive_search=False)
+    return _article(
+        getattr(doc, "title", None) or "",
+        doc.text,
+        origin,
+        url=url or getattr(doc, "url", None),
+        source=getattr(doc, "sitename", None) or getattr(doc, "hostname", None),
+        published=parse_date(date),
+        language=getattr(doc, "language", None),
+    )
+
+
+def _record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> Article:
+    def get(name: str) -> Any:
+        value = record.get(name)
+        return None if value in (None, "") else value
+
+    return _article(
+        str(get(fields.title) or ""),
+        str(get(fields.text) or ""),
+        origin,
+        url=get(fields.url),
+        source=get(fields.source),
+        published=parse_date(get(fields.date)),
+        language=get(fields.language),
+    )
+
+
+def parse_jsonl(content: str, origin: str, fields: FieldNames, report: ReadReport) -> None:
+    """One JSON object per line; a bad line is reported with its number and skipped."""
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        row_origin = f"{origin}:{number}"
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ReadError(f"{row_origin}: expected a JSON object, got {type(record).__name__}")
+            report.articles.append(_record_article(record, fields, row_origin))
+        except json.JSONDecodeError as error:
+            report.errors.append(ReadError(f"{row_origin}: malformed JSON ({error.msg})"))
+        except ReadError as error:
+            report.errors.append(error)
+
+
+def parse_csv(content: str, origin: str, fields: FieldNames, report: ReadReport) -> None:
+    """CSV/TSV with a header row; the delimiter is sniffed. Bad rows are reported and skipped."""
+    try:
+        dialect: Any = csv.Sniffer().sniff(content[:8192], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(content), dialect=dialect)
+    if not reader.fieldnames or fields.text not in reader.fieldnames:
+        raise ReadError(
+            f"{origin}: CSV has no '{fields.text}' column (columns: {reader.fieldnames}); "
+            "name the text column with --text-field"
+        )
+    try:
+        for row in reader:
+            row_origin = f"{origin}:{reader.line_num}"
+            if None in row:  # more cells than header names
+                report.errors.append(ReadError(f"{row_origin}: row has more cells than columns"))
+                continue
+            try:
+                report.articles.append(_record_article(row, fields, row_origin))
+            except ReadError as error:
+                report.errors.append(error)
+    except csv.Error as error:
+        raise ReadError(f"{origin}:{reader.line_num}: malformed CSV ({error})") from error
+
+
+def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
+    """RSS or Atom: one article per entry, full content where the feed carries it."""
+    import feedparser
+
+    feed = feedparser.parse(content)
+    if not feed.entries:
+        reason = getattr(feed, "bozo_exception", None) or "no entries"
+        raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")
+    source = feed.feed.get("title")
+    for number, entry in enumerate(feed.entries, start=1):
+        contents = entry.get("content") or []
+        body = contents[0].get("value", "") if contents else entry.get("summary", "")
+        if "<" in body:
+            import trafilatura
+
+            body = trafilatura.extract(f"<html><body>{body}</body></html>") or ""
+        try:
+            report.articles.append(
+                _article(
+                    entry.get("title", ""),
+                    body,
+                    f"{origin}#{number}",
+                    url=entry.get("link"),
+                    source=source,
+                    published=parse_date(entry.get("published") or entry.get("updated")),
+                    language=entry.get("language") or feed.feed.get("language"),
+                )
+            )
+        except ReadError as error:
+            report.errors.append(error)
+
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise ReadError(f"{path}: file is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit")
+        return path.read_bytes()
+    except OSError as error:
+        raise ReadError(f"{path}: cannot read ({error.strerror or error})") from error
+
+
+def read_file(path: str | Path, fields: FieldNames | None = None) -> ReadReport:
+    """All articles in one file, chosen by extension; bad rows land in `report.errors`."""
+    path = Path(path)
+    fields = fields or FieldNames()
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ReadError(
+            f"{path}: unknown file type '{suffix or '(none)'}'; "
+            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+        )
+    origin = str(path)
+    report = ReadReport()
+    if suffix in JSONL_SUFFIXES | CSV_SUFFIXES:
+        content = decode(_read_bytes(path, MAX_FILE_BYTES), origin)
+        if suffix in JSONL_SUFFIXES:
+            parse_jsonl(content, origin, fields, report)
+        else:
+            parse_csv(content, origin, fields, report)
+        if not report.articles and report.errors:
+            raise ReadError(f"{origin}: no readable rows; first problem: {report.errors[0]}")
+        return report
+    data = _read_bytes(path, MAX_PAGE_BYTES)
+    content = decode(data, origin)
+    if suffix in TEXT_SUFFIXES:
+        report.articles.append(parse_text(content, origin))
+    elif suffix in HTML_SUFFIXES:
+        report.articles.append(parse_html(content, origin))
+    else:
+        parse_feed(data, origin, report)
+    return report
+
+
+def read_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_PAGE_BYTES) -> ReadReport:
+    """Fetch a page or feed over HTTP(S) with a timeout and a size limit."""
+    request = urllib.request.Request(url, headers={"User-Agent": "storylink/0.1 (+news linking)"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = response.read(max_bytes + 1)
+            content_type = response.headers.get("Content-Type", "")
+            final_url = response.geturl()
+    except urllib.error.HTTPError as error:
+        raise ReadError(f"{url}: HTTP {error.code} {error.reason}") from error
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise ReadError(f"{url}: cannot fetch ({reason})") from error
+    if len(data) > max_bytes:
+        raise ReadError(f"{url}: response is over the {max_bytes / 1e6:.0f} MB limit")
+    report = ReadReport()
+    head = data[:512].lstrip().lower()
+    if "xml" in content_type or head.startswith((b"<?xml", b"<rss", b"<feed")):
+        parse_feed(data, url, report)
+    elif "html" in content_type or head.startswith((b"<!doctype html", b"<html")):
+        report.articles.append(parse_html(decode(data, url), url, url=final_url))
+    else:
+        report.articles.append(parse_text(decode(data, url), url))
+    return report
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def expand(sources: Iterable[str | Path]) -> Iterator[str]:
+    """URLs as they are; directories recursively and globs to the supported files they hold."""
+    for source in sources:
+        text = str(source)
+        if is_url(text):
+            yield text
+            continue
+        path = Path(text)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield str(child)
+        elif glob.has_magic(text):
+            for match in sorted(glob.glob(text, recursive=True)):
+                if Path(match).is_file():
+                    yield match
+        else:
+            yield text
+
+
+def read_source(source: str | Path, fields: FieldNames | None = None) -> ReadReport:
+    """Articles from one file or URL, with its bad rows in `errors`."""
+    text = str(source)
+    if is_url(text):
+        return read_url(text)
+    if not Path(text).exists():
+        raise ReadError(f"{text}: no such file")
+    return read_file(text, fields)
+
+
+def read(source: str | Path, fields: FieldNames | None = None) -> list[Article]:
+    """Articles from one file or URL; raises `ReadError` if it (or any of its rows) is bad."""
+    report = read_source(source, fields)
+    if report.errors:
+        raise report.errors[0]
+    return report.articles
+
+
+def read_many(sources: Iterable[str | Path], fields: FieldNames | None = None) -> ReadReport:
+    """Articles from many inputs; bad files and rows are reported in `errors` and skipped."""
+    total = ReadReport()
+    for source in expand(sources):
+        try:
+            report = read_source(source, fields)
+        except ReadError as error:
+            total.errors.append(error)
+            continue
+        total.articles.extend(report.articles)
+        total.errors.extend(report.errors)
+    return total

@@ -26,7 +26,7 @@ DIFFERENT = 3.0  # gold Overall from which a pair counts as different stories
 
 
 def align_threshold(comparer: Comparer, pairs: list[LabelledPair], encoder_name: str) -> float:
-    """90th percentile of best sentence matches in different-story pairs: above it is rare by chance."""
+    """90th percentile of best sentence matches in different-story pairs (rare by chance above)."""
     best: list[float] = []
     for pair in pairs:
         if pair.scores["overall"] < DIFFERENT:
@@ -39,40 +39,70 @@ def align_threshold(comparer: Comparer, pairs: list[LabelledPair], encoder_name:
     return float(np.percentile(best, 90))
 
 
-def cross_validate(rows: list[dict[str, float]], gold: np.ndarray, pairs: list[LabelledPair],
-                   threshold: float, seeds: int = 3) -> list[float]:
-    scores = []
-    for seed in range(seeds):
-        predicted = np.zeros(len(rows))
-        for fold in grouped_folds(pairs, 5, seed):
-            test = set(fold)
-            train = [i for i in range(len(rows)) if i not in test]
-            rule = fit_encoder_rule([rows[i] for i in train], gold[train], threshold)
-            for i in fold:
-                predicted[i] = rule.overall(rows[i])
-        scores.append(pearson(predicted, gold))
-    return scores
+def out_of_fold(
+    rows: list[dict[str, float]],
+    gold: np.ndarray,
+    pairs: list[LabelledPair],
+    threshold: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Overall and same-story probability of each pair from a rule fitted without its fold."""
+    overall, probability = np.zeros(len(rows)), np.zeros(len(rows))
+    for fold in grouped_folds(pairs, 5, seed):
+        test = set(fold)
+        train = [i for i in range(len(rows)) if i not in test]
+        rule = fit_encoder_rule([rows[i] for i in train], gold[train], threshold)
+        for i in fold:
+            overall[i], probability[i] = rule.overall(rows[i]), rule.probability(rows[i])
+    return overall, probability
+
+
+def cross_validate(
+    rows: list[dict[str, float]],
+    gold: np.ndarray,
+    pairs: list[LabelledPair],
+    threshold: float,
+    seeds: int = 3,
+) -> list[float]:
+    """Pearson of out-of-fold Overall with gold, one per seed of the grouped 5-fold split."""
+    return [
+        pearson(out_of_fold(rows, gold, pairs, threshold, seed)[0], gold) for seed in range(seeds)
+    ]
+
+
+def encoder_features(
+    pairs: list[LabelledPair], encoders: EncoderSet, name: str
+) -> tuple[list[dict[str, float]], float]:
+    """Every pair's rule features from one encoder, with that encoder's align threshold."""
+    comparer = Comparer(encoders=encoders, rule=ScoringRule({name: EncoderRule.untrained(1.01)}))
+    threshold = align_threshold(comparer, pairs, name)
+    comparer.rule = ScoringRule({name: EncoderRule.untrained(threshold)})
+    return [comparer.features(p.a, p.b) for p in pairs], threshold
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("pairs", type=Path)
     parser.add_argument("--out", type=Path, default=RULE_PATH)
     args = parser.parse_args()
     pairs = load_pairs(args.pairs)
     gold = np.array([p.scores["overall"] for p in pairs])
     fitted: dict[str, EncoderRule] = {}
-    print(f"{len(pairs)} pairs from {args.pairs.name}; Pearson with gold Overall (higher is better)")
+    print(
+        f"{len(pairs)} pairs from {args.pairs.name}; Pearson with gold Overall (higher is better)"
+    )
     for name in ENCODERS:
         encoders = EncoderSet(cache_dir() / "embeddings.sqlite", only=name)
-        comparer = Comparer(encoders=encoders, rule=ScoringRule({name: EncoderRule.untrained(1.01)}))
-        threshold = align_threshold(comparer, pairs, name)
-        comparer.rule = ScoringRule({name: EncoderRule.untrained(threshold)})
-        rows = [comparer.features(p.a, p.b) for p in pairs]
+        rows, threshold = encoder_features(pairs, encoders, name)
         raw = -pearson([r["document_cosine"] for r in rows], gold)
         cv = cross_validate(rows, gold, pairs, threshold)
-        print(f"{name:9s} raw document cosine {raw:.3f} | rule, grouped 5-fold CV x3 seeds: "
-              f"{np.mean(cv):.3f} (min {min(cv):.3f}, max {max(cv):.3f}) | align threshold {threshold:.3f}")
+        print(
+            f"{name:9s} raw document cosine {raw:.3f} | rule, grouped 5-fold CV x3 seeds: "
+            f"{np.mean(cv):.3f} (min {min(cv):.3f}, max {max(cv):.3f}) "
+            f"| align threshold {threshold:.3f}"
+        )
         for feature in rows[0]:
             value = pearson([r[feature] for r in rows], gold)
             print(f"    {feature:18s} alone: {-value:+.3f}")

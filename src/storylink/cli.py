@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 from statistics import mean
 from typing import Annotated
 
@@ -34,13 +33,15 @@ errors = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
 def _one_article(spec: str) -> Article:
     """`FILE`, `URL`, or `FILE#N` for the N-th article (1-based) of a JSONL/CSV/RSS file."""
-    source, _, index = spec.rpartition("#") if "#" in spec and not spec.startswith("http") else (spec, "", "")
+    source, _, index = (
+        spec.rpartition("#") if "#" in spec and not spec.startswith("http") else (spec, "", "")
+    )
     articles = read(source)
     if index:
         if not index.isdigit() or not 1 <= int(index) <= len(articles):
@@ -95,9 +96,16 @@ def print_score(score: PairScore, a: Article, b: Article) -> None:
 
 @app.command()
 def compare(
-    a: Annotated[str, typer.Argument(help="First article: a file, a URL, or FILE#N for the N-th article in a file.")],
+    a: Annotated[
+        str,
+        typer.Argument(
+            help="First article: a file, a URL, or FILE#N for the N-th article in a file."
+        ),
+    ],
     b: Annotated[str, typer.Argument(help="Second article, same forms as A.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
 ) -> None:
     """Compare two articles in any languages and explain the score.
 
@@ -116,13 +124,23 @@ def compare(
 
 @app.command("read")
 def read_command(
-    sources: Annotated[list[str], typer.Argument(help="Files, directories (recursive), globs or URLs.")],
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, directories (recursive), globs or URLs.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print articles as JSON Lines.")] = False,
-    title_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the title.")] = "title",
-    text_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the text.")] = "text",
+    title_field: Annotated[
+        str, typer.Option(help="JSONL key / CSV column holding the title.")
+    ] = "title",
+    text_field: Annotated[
+        str, typer.Option(help="JSONL key / CSV column holding the text.")
+    ] = "text",
     url_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the URL.")] = "url",
-    date_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the date.")] = "date",
-    lang_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the language.")] = "lang",
+    date_field: Annotated[
+        str, typer.Option(help="JSONL key / CSV column holding the date.")
+    ] = "date",
+    lang_field: Annotated[
+        str, typer.Option(help="JSONL key / CSV column holding the language.")
+    ] = "lang",
 ) -> None:
     """Read articles from any supported input and list them; bad inputs are reported and skipped.
 
@@ -134,7 +152,7 @@ def read_command(
     fields = FieldNames(title_field, text_field, url_field, date_field, lang_field)
     report = read_many(sources, fields)
     for error in report.errors:
-        errors.print(f"[yellow]skipped:[/] {error}", highlight=False)
+        errors.print(f"[yellow]skipped:[/] {error}", highlight=False, soft_wrap=True)
     articles = [with_language(a) for a in report.articles]
     if as_json:
         for article in articles:
@@ -145,7 +163,9 @@ def read_command(
             table.add_column(column, overflow="fold")
         for article in articles:
             published = article.published.date().isoformat() if article.published else ""
-            table.add_row(article.id, article.language or "", published, article.title[:70], article.origin)
+            table.add_row(
+                article.id, article.language or "", published, article.title[:70], article.origin
+            )
         console.print(table)
     if not articles:
         raise typer.Exit(2)
@@ -155,7 +175,9 @@ def read_command(
 
 @app.command()
 def demo(
-    as_json: Annotated[bool, typer.Option("--json", help="Print every pair score as JSON Lines.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every pair score as JSON Lines.")
+    ] = False,
 ) -> None:
     """Compare every pair of the shipped example articles (5 stories, 11 languages, 7 scripts)."""
     from rich.progress import Progress
@@ -169,7 +191,12 @@ def demo(
         pairs = run_demo(on_pair=lambda: progress.advance(task))
     if as_json:
         for pair in pairs:
-            print(json.dumps({"story_a": pair.story_a, "story_b": pair.story_b} | pair.score.to_dict(), ensure_ascii=False))
+            print(
+                json.dumps(
+                    {"story_a": pair.story_a, "story_b": pair.story_b} | pair.score.to_dict(),
+                    ensure_ascii=False,
+                )
+            )
         return
     languages = sorted({a.language or "" for _, a in items} | {p.score.language_a for p in pairs})
     console.print(
@@ -184,12 +211,22 @@ def demo(
     table.add_column("judged same story", justify="right")
     groups: dict[tuple[str, str], list[PairScore]] = {}
     for pair in pairs:
-        key = (pair.story_a, pair.story_b) if pair.story_a <= pair.story_b else (pair.story_b, pair.story_a)
+        key = (
+            (pair.story_a, pair.story_b)
+            if pair.story_a <= pair.story_b
+            else (pair.story_b, pair.story_a)
+        )
         groups.setdefault(key, []).append(pair.score)
     for (sa, sb), scores in sorted(groups.items(), key=lambda kv: (kv[0][0] != kv[0][1], kv[0])):
         overall = mean(s.overall for s in scores)
         same = sum(s.same_story for s in scores)
-        table.add_row(sa, sb, str(len(scores)), f"[{_score_color(overall)}]{overall:.2f}[/]", f"{same}/{len(scores)}")
+        table.add_row(
+            sa,
+            sb,
+            str(len(scores)),
+            f"[{_score_color(overall)}]{overall:.2f}[/]",
+            f"{same}/{len(scores)}",
+        )
     console.print(table)
     same_story = [p.score.overall for p in pairs if p.same_story_gold]
     different = [p.score.overall for p in pairs if not p.same_story_gold]
@@ -200,14 +237,20 @@ def demo(
         f"verdict right for {correct}/{len(pairs)} pairs\n"
     )
     shown = next(
-        (p for p in pairs if p.same_story_gold and {p.score.language_a, p.score.language_b} == {"en", "ar"}),
+        (
+            p
+            for p in pairs
+            if p.same_story_gold and {p.score.language_a, p.score.language_b} == {"en", "ar"}
+        ),
         pairs[0],
     )
     print_score(shown.score, shown.a, shown.b)
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
 
 

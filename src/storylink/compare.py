@@ -2,8 +2,9 @@
 
 The score is a linear rule over a few interpretable features (document cosine, sentence
 alignment, shared names, dates and numbers), fitted on labelled pairs by
-`benchmarks/fit_rule.py` and shipped as `data/rule.json` (see `rule.py`). Scale: 1 = very similar … 4 = very
-dissimilar, as annotated in SemEval-2022 Task 8; "same story" means Overall ≤ 2.
+`benchmarks/fit_rule.py` and shipped as `data/rule.json` (see `rule.py`).
+Scale: 1 = very similar … 4 = very dissimilar, as annotated in SemEval-2022 Task 8;
+"same story" means Overall ≤ 2.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ class Explanation:
                 parts.append(f"{title}: {', '.join(i.label for i in items[:6])}")
         shorter = min(self.sentences_a, self.sentences_b)
         if shorter:
-            parts.append(f"{self.sentences_with_counterpart} of {shorter} sentences have a counterpart")
+            parts.append(
+                f"{self.sentences_with_counterpart} of {shorter} sentences have a counterpart"
+            )
         return "; ".join(parts) or "nothing in common found"
 
 
@@ -108,7 +111,8 @@ class PairScore:
                 for kind in ("people", "places", "organisations", "dates", "numbers")
             },
             "aligned_sentences": [
-                {"a": s.a, "b": s.b, "similarity": round(s.similarity, 3)} for s in ex.aligned_sentences
+                {"a": s.a, "b": s.b, "similarity": round(s.similarity, 3)}
+                for s in ex.aligned_sentences
             ],
             "sentences": {
                 "a": ex.sentences_a,
@@ -141,7 +145,9 @@ def _cosine(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.dot(x, y))
 
 
-def align(a: ArticleVectors, b: ArticleVectors, threshold: float) -> tuple[list[AlignedSentence], int]:
+def align(
+    a: ArticleVectors, b: ArticleVectors, threshold: float
+) -> tuple[list[AlignedSentence], int]:
     """One-to-one sentence pairs above `threshold`, best first, and how many there are."""
     if not len(a.sentences) or not len(b.sentences):
         return [], 0
@@ -163,8 +169,13 @@ def align(a: ArticleVectors, b: ArticleVectors, threshold: float) -> tuple[list[
 
 
 def pair_features(
-    a: PreparedArticle, b: PreparedArticle, va: ArticleVectors, vb: ArticleVectors,
-    names: list[SharedName], dates: list[SharedValue], numbers: list[SharedValue],
+    a: PreparedArticle,
+    b: PreparedArticle,
+    va: ArticleVectors,
+    vb: ArticleVectors,
+    names: list[SharedName],
+    dates: list[SharedValue],
+    numbers: list[SharedValue],
     aligned: int,
 ) -> dict[str, float]:
     """The numbers the scoring rule reads; each is meaningful on its own."""
@@ -236,14 +247,16 @@ class Comparer:
         return prepared.vectors[encoder.name]
 
     def choose_encoder(self, a: PreparedArticle, b: PreparedArticle) -> Encoder:
+        """The encoder for this pair; the error names the article whose language is the problem."""
         for side in (a, b):
+            origin = side.article.origin or side.article.id
             if side.language == UNDETERMINED:
-                raise CompareError(f"{side.article.origin or side.article.id}: cannot tell its language")
-        try:
-            return self.encoders.choose([a.language, b.language])
-        except ValueError as error:
-            origins = " / ".join(p.article.origin or p.article.id for p in (a, b))
-            raise CompareError(f"{origins}: {error}") from error
+                raise CompareError(f"{origin}: cannot tell its language")
+            try:
+                self.encoders.choose([side.language])
+            except ValueError as error:
+                raise CompareError(f"{origin}: {error}") from error
+        return self.encoders.choose([a.language, b.language])
 
     def features(self, a: Article, b: Article) -> dict[str, float]:
         """Only the rule's input features (used to fit the rule)."""

@@ -106,12 +106,17 @@ def _patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
     months, weekdays = _calendar_words(language)
     # the English month names are understood everywhere: agency copy mixes them in
     english_months, _ = _calendar_words("en")
-    month = f"(?P<month>{_alternation(set(months) | set(english_months))})"
+    # Hebrew and Arabic attach "in"/"and" to the month: "באוקטובر", "وأكتوبر"
+    clitic = "(?:[\u05d1\u05dc\u05d5\u0648\u0628\u0644]-?)?"
+    month = f"{clitic}(?P<month>{_alternation(set(months) | set(english_months))})"
     day = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er|º|\.)?"
     year = r"(?P<year>(?:1[89]|20)\d\d)"
     patterns = [
-        (rf"(?:(?P<year>\d{{4}})\s*[年년]\s*)?(?P<month>1[0-2]|0?[1-9])\s*[月월]\s*"
-         rf"(?P<day>[0-3]?\d)\s*[日일]", "numeric"),
+        (
+            r"(?:(?P<year>\d{4})\s*[年년]\s*)?(?P<month>1[0-2]|0?[1-9])\s*[月월]\s*"
+            r"(?P<day>[0-3]?\d)\s*[日일]",
+            "numeric",
+        ),
         (rf"{_B}(?P<year>\d{{4}})-(?P<month>[01]\d)-(?P<day>[0-3]\d)(?!\d)", "numeric"),
         (rf"(?<![\d.])(?P<day>[0-3]?\d)[./](?P<month>[01]?\d)[./]{year}(?!\d)", "numeric"),
         (rf"{_B}{day}\s+(?:de\s+|of\s+)?{month}{_E}(?:,?\s+(?:de\s+)?{year})?", "named"),
@@ -120,7 +125,7 @@ def _patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
     ]
     if weekdays:
         patterns.append((rf"{_B}(?P<weekday>{_alternation(weekdays)}){_E}", "weekday"))
-    patterns.append((rf"(?<![\d.,])(?P<year>(?:19|20)\d\d)(?![\d.,]\d)", "year"))
+    patterns.append((r"(?<![\d.,])(?P<year>(?:19|20)\d\d)(?![\d.,]\d)", "year"))
     return [(re.compile(p, re.IGNORECASE), kind) for p, kind in patterns]
 
 
@@ -139,14 +144,24 @@ def _resolve(mention: DateMention, published: datetime | None) -> DateMention:
         if candidates:
             best = min(candidates, key=lambda d: abs((d - base).days))
             return DateMention(
-                mention.text, mention.start, mention.end, best.year, best.month, best.day,
+                mention.text,
+                mention.start,
+                mention.end,
+                best.year,
+                best.month,
+                best.day,
                 best.weekday(),
             )
     if mention.weekday is not None and mention.month is None:
         resolved = base - timedelta(days=(base.weekday() - mention.weekday) % 7)
         return DateMention(
-            mention.text, mention.start, mention.end, resolved.year, resolved.month,
-            resolved.day, mention.weekday,
+            mention.text,
+            mention.start,
+            mention.end,
+            resolved.year,
+            resolved.month,
+            resolved.day,
+            mention.weekday,
         )
     return mention
 
@@ -165,7 +180,9 @@ def find_dates(text: str, language: str, published: datetime | None = None) -> l
                 continue
             groups = match.groupdict()
             try:
-                mention = _mention_from(groups, kind, months | english_months, weekdays, text, start, end)
+                mention = _mention_from(
+                    groups, kind, months | english_months, weekdays, text, start, end
+                )
             except ValueError:
                 continue
             taken.append((start, end))
@@ -185,12 +202,12 @@ def _mention_from(
     raw = text[start:end]
     if kind == "weekday":
         return DateMention(raw, start, end, weekday=weekdays[fold(groups["weekday"] or "")])
-    year = int(groups["year"]) if groups.get("year") else None
-    month_text = groups.get("month")
+    year_text, month_text, day_text = groups.get("year"), groups.get("month"), groups.get("day")
+    year = int(year_text) if year_text else None
     month = None
     if month_text:
         month = int(month_text) if month_text.isdigit() else months[fold(month_text).rstrip(".")]
-    day = int(groups["day"]) if groups.get("day") else None
+    day = int(day_text) if day_text else None
     if month is not None and not 1 <= month <= 12:
         raise ValueError(raw)
     if day is not None:
@@ -199,7 +216,10 @@ def _mention_from(
     return DateMention(raw, start, end, year, month, day, weekday)
 
 
-_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[,.\s]\d{3})+(?:[.,]\d+)?(?!\d)|(?<![\w.,])\d+(?:[.,]\d+)?")
+# Latin letters or digits before a number make it a code ("F16"); Arabic "و٢١٢" (and 212) is fine.
+_NUMBER = re.compile(
+    r"(?<![\dA-Za-z.,])\d{1,3}(?:[,.\s]\d{3})+(?:[.,]\d+)?(?!\d)|(?<![\dA-Za-z.,])\d+(?:[.,]\d+)?"
+)
 _CLOCK_TIME = re.compile(r"(?<!\d)[0-2]?\d\s?[:h]\s?[0-5]\d(?!\d)")
 
 

@@ -27,12 +27,11 @@ from .text import sentences
 USE_LANGUAGES = frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split())
 # XLM-RoBERTa's 100 pre-training languages, which multilingual-e5 inherits.
 E5_LANGUAGES = frozenset(
-    "af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha he "
-    "hi hr hu hy id is it ja jv ka kk km kn ko ku ky la lo lt lv mg mk ml mn mr ms my ne nl no om "
-    "or pa pl ps pt ro ru sa sd si sk sl so sq sr su sv sw ta te th tl tr ug uk ur uz vi xh yi zh"
-    .split()
+    """af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha
+    he hi hr hu hy id is it ja jv ka kk km kn ko ku ky la lo lt lv mg mk ml mn mr ms my ne nl no
+    om or pa pl ps pt ro ru sa sd si sk sl so sq sr su sv sw ta te th tl tr ug uk ur uz vi xh yi
+    zh""".split()
 )
-ProgressCallback = Callable[[int], None]
 
 
 class UnsupportedLanguageError(ValueError):
@@ -68,12 +67,14 @@ def _batched(
     if show_progress:
         from rich.progress import track
 
-        starts = track(starts, description=f"encoding with {label}", total=len(starts))  # type: ignore[assignment]
+        description = f"encoding with {label}"
+        starts = track(starts, description=description, total=len(starts))  # type: ignore[assignment]
     for start in starts:
         parts.append(np.asarray(run(list(texts[start : start + batch_size])), dtype=np.float32))
-    vectors = np.vstack(parts)
+    vectors: np.ndarray = np.vstack(parts)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+    return normalised
 
 
 class UseEncoder:
@@ -91,7 +92,9 @@ class UseEncoder:
     def encode(
         self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
     ) -> np.ndarray:
-        return _batched(texts, batch_size, show_progress, self._model.encode, self.dimension, self.name)
+        return _batched(
+            texts, batch_size, show_progress, self._model.encode, self.dimension, self.name
+        )
 
 
 class E5Encoder:
@@ -109,7 +112,9 @@ class E5Encoder:
     def encode(
         self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False
     ) -> np.ndarray:
-        return _batched(texts, batch_size, show_progress, self._model.query, self.dimension, self.name)
+        return _batched(
+            texts, batch_size, show_progress, self._model.query, self.dimension, self.name
+        )
 
 
 class EmbeddingCache:
@@ -145,7 +150,10 @@ class EmbeddingCache:
         with self._lock, self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                [(encoder, key, vector.astype(np.float32).tobytes()) for key, vector in items.items()],
+                [
+                    (encoder, key, vector.astype(np.float32).tobytes())
+                    for key, vector in items.items()
+                ],
             )
 
     def close(self) -> None:
@@ -201,7 +209,9 @@ class EncoderSet:
         self, cache_path: str | Path | None = None, threads: int = 2, only: str | None = None
     ) -> None:
         if only not in (None, UseEncoder.name, E5Encoder.name):
-            raise ValueError(f"unknown encoder {only!r}; choose {UseEncoder.name} or {E5Encoder.name}")
+            raise ValueError(
+                f"unknown encoder {only!r}; choose {UseEncoder.name} or {E5Encoder.name}"
+            )
         self.cache = EmbeddingCache(cache_path) if cache_path else None
         self.threads = threads
         self.only = only
@@ -209,7 +219,9 @@ class EncoderSet:
 
     def _get(self, name: str) -> Encoder:
         if name not in self._encoders:
-            encoder: Encoder = UseEncoder(self.threads) if name == UseEncoder.name else E5Encoder(self.threads)
+            encoder: Encoder = (
+                UseEncoder(self.threads) if name == UseEncoder.name else E5Encoder(self.threads)
+            )
             self._encoders[name] = CachedEncoder(encoder, self.cache) if self.cache else encoder
         return self._encoders[name]
 
@@ -227,7 +239,9 @@ class EncoderSet:
             return self._get(UseEncoder.name)
         return self._get(E5Encoder.name)
 
-    def vectors(self, article: Article, encoder: Encoder, show_progress: bool = False) -> ArticleVectors:
+    def vectors(
+        self, article: Article, encoder: Encoder, show_progress: bool = False
+    ) -> ArticleVectors:
         """Sentence, title and whole-document vectors of one article."""
         found = sentences(article.text) or [article.text.strip()]
         texts = [article.full_text, *found] + ([article.title] if article.title else [])

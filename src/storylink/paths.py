@@ -9,8 +9,10 @@ from pathlib import Path
 def cache_dir() -> Path:
     """`$STORYLINK_CACHE`, else `$XDG_CACHE_HOME/storylink`, else `~/.cache/storylink`."""
     explicit = os.environ.get("STORYLINK_CACHE")
-    base = Path(explicit) if explicit else Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-    ) / "storylink"
+    base = (
+        Path(explicit)
+        if explicit
+        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "storylink"
+    )
     base.mkdir(parents=True, exist_ok=True)
     return base

@@ -114,12 +114,13 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
     from htmldate import find_date
 
     doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False)
-    if doc is None or not getattr(doc, "text", None):
+    text = getattr(doc, "text", None)
+    if not text:
         raise ReadError(f"{origin}: no article text found in the HTML page")
     date = getattr(doc, "date", None) or find_date(content, url=url, extensive_search=False)
     return _article(
         getattr(doc, "title", None) or "",
-        doc.text,
+        str(text),
         origin,
         url=url or getattr(doc, "url", None),
         source=getattr(doc, "sitename", None) or getattr(doc, "hostname", None),
@@ -153,7 +154,9 @@ def parse_jsonl(content: str, origin: str, fields: FieldNames, report: ReadRepor
         try:
             record = json.loads(line)
             if not isinstance(record, dict):
-                raise ReadError(f"{row_origin}: expected a JSON object, got {type(record).__name__}")
+                raise ReadError(
+                    f"{row_origin}: expected a JSON object, got {type(record).__name__}"
+                )
             report.articles.append(_record_article(record, fields, row_origin))
         except json.JSONDecodeError as error:
             report.errors.append(ReadError(f"{row_origin}: malformed JSON ({error.msg})"))
@@ -192,9 +195,10 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
     import feedparser
 
     feed = feedparser.parse(content)
+    reason = getattr(feed, "bozo_exception", None)
     if not feed.entries:
-        reason = getattr(feed, "bozo_exception", None) or "no entries"
-        raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")
+        raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason or 'no entries'})")
+    read_before = len(report.articles)
     source = feed.feed.get("title")
     for number, entry in enumerate(feed.entries, start=1):
         contents = entry.get("content") or []
@@ -217,13 +221,17 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
             )
         except ReadError as error:
             report.errors.append(error)
+    if reason and len(report.articles) == read_before:
+        raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")
 
 
 def _read_bytes(path: Path, limit: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > limit:
-            raise ReadError(f"{path}: file is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit")
+            raise ReadError(
+                f"{path}: file is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit"
+            )
         return path.read_bytes()
     except OSError as error:
         raise ReadError(f"{path}: cannot read ({error.strerror or error})") from error
@@ -261,7 +269,9 @@ def read_file(path: str | Path, fields: FieldNames | None = None) -> ReadReport:
     return report
 
 
-def read_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_PAGE_BYTES) -> ReadReport:
+def read_url(
+    url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_PAGE_BYTES
+) -> ReadReport:
     """Fetch a page or feed over HTTP(S) with a timeout and a size limit."""
     request = urllib.request.Request(url, headers={"User-Agent": "storylink/0.1 (+news linking)"})
     try:

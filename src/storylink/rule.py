@@ -52,7 +52,10 @@ class EncoderRule:
 
     def _standardised(self, features: dict[str, float]) -> np.ndarray:
         return np.array(
-            [(features[k] - self.feature_means[k]) / self.feature_scales[k] for k in self.overall_weights]
+            [
+                (features[k] - self.feature_means[k]) / self.feature_scales[k]
+                for k in self.overall_weights
+            ]
         )
 
     def overall(self, features: dict[str, float]) -> float:
@@ -80,10 +83,15 @@ class ScoringRule:
         else:
             text = Path(path).read_text("utf-8")
         data = json.loads(text)
-        return cls({k: EncoderRule(**v) for k, v in data["encoders"].items()}, data.get("fitted_on", ""))
+        return cls(
+            {k: EncoderRule(**v) for k, v in data["encoders"].items()}, data.get("fitted_on", "")
+        )
 
     def save(self, path: str | Path) -> None:
-        data = {"fitted_on": self.fitted_on, "encoders": {k: asdict(v) for k, v in self.encoders.items()}}
+        data = {
+            "fitted_on": self.fitted_on,
+            "encoders": {k: asdict(v) for k, v in self.encoders.items()},
+        }
         Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", "utf-8")
 
 

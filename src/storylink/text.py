@@ -28,7 +28,7 @@ def normalize_digits(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Comparison key: NFKC, case-folded, Arabic/Hebrew diacritics removed, letter variants unified."""
+    """Comparison key: NFKC, casefolded, Arabic/Hebrew marks removed, letter variants unified."""
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _HEBREW_MARKS.sub("", _ARABIC_MARKS.sub("", text))
     return " ".join(text.translate(_ARABIC_LETTERS).split())

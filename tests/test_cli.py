@@ -1,0 +1,89 @@
+"""The command line, run as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from storylink.demo import examples_path
+
+from .conftest import SEED_AR, SEED_EN, need
+
+
+def storylink(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "storylink.cli", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_help_teaches() -> None:
+    result = storylink("--help")
+    assert result.returncode == 0
+    for command in ("compare", "read", "demo"):
+        assert command in result.stdout
+    compare_help = storylink("compare", "--help").stdout
+    assert "FILE#N" in compare_help and "--json" in compare_help
+
+
+def test_compare_json_on_seeds() -> None:
+    result = storylink("compare", str(need(SEED_EN)), str(need(SEED_AR)), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["same_story"] is True
+    assert {p["label"] for p in data["shared"]["people"]} >= {"Vladimir Putin", "Hassan Rouhani"}
+    assert data["shared"]["places"] and data["shared"]["dates"] and data["aligned_sentences"]
+
+
+def test_compare_table_picks_rows_of_a_collection() -> None:
+    path = examples_path()
+    result = storylink("compare", f"{path}#1", f"{path}#3")  # izmir-quake en and ar
+    assert result.returncode == 0, result.stderr
+    assert "SAME STORY" in result.stdout and "Kemal Arslan" in result.stdout
+
+
+def test_compare_errors_are_clear(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    tibetan = tmp_path / "bo.txt"
+    tibetan.write_text("བོད་ཀྱི་སྐད་ཡིག\nབོད་ཀྱི་སྐད་ཡིག་ནི་བོད་རིགས་ཀྱི་སྐད་ཡིག་ཡིན། ང་ཚོས་དེ་རིང་གསར་འགྱུར་ཀློག་གི་ཡོད།")
+    english = tmp_path / "en.txt"
+    english.write_text("Title\nThe president spoke with his counterpart by telephone on Saturday.")
+    for bad, message in [
+        (empty, "file is empty"),
+        (binary, "binary"),
+        (tibetan, "no packaged encoder knows language 'bo'"),
+        (examples_path(), "holds 22 articles; pick one with"),
+        (tmp_path / "missing.txt", "no such file"),
+    ]:
+        result = storylink("compare", str(bad), str(english))
+        assert result.returncode == 2
+        assert message in result.stderr and str(bad) in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_read_batch_reports_and_skips(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Good title\nGood body text for the article.")
+    (tmp_path / "bad.jsonl").write_text('{"title": "ok", "text": "Fine row."}\n{broken\n')
+    (tmp_path / "empty.csv").write_text("")
+    result = storylink("read", str(tmp_path), "--json")
+    assert result.returncode == 1
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(r["title"] for r in rows) == ["Good title", "ok"]
+    assert all(r["language"] == "en" for r in rows)
+    assert (
+        "bad.jsonl:2: malformed JSON" in result.stderr
+        and "empty.csv: file is empty" in result.stderr
+    )
+
+
+def test_demo_runs_and_separates_stories() -> None:
+    result = storylink("demo")
+    assert result.returncode == 0, result.stderr
+    assert "22 example articles" in result.stdout
+    line = next(x for x in result.stdout.splitlines() if x.startswith("same-story pairs"))
+    same, different = (float(part.split()[-1].rstrip(";")) for part in line.split(";")[:2])
+    assert same < 2 < 3 < different

@@ -1,0 +1,75 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from storylink.dates import find_dates, find_numbers, shared_dates, shared_numbers
+
+PUBLISHED = datetime(2020, 10, 10, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "talks on October 10, 2020 in Moscow"),
+        ("en", "from noon on 10 October"),
+        ("ar", "في 10 أكتوبر 2020"),
+        ("ar", "في ١٠ أكتوبر"),
+        ("fa", "در ۱۰ اکتبر ۲۰۲۰"),
+        ("ru", "10 октября 2020 года"),
+        ("zh", "2020年10月10日"),
+        ("ja", "10月10日に"),
+        ("ko", "2020년 10월 10일"),
+        ("de", "am 10. Oktober 2020"),
+        ("es", "el 10 de octubre de 2020"),
+        ("el", "στις 10 Οκτωβρίου 2020"),
+        ("tr", "10 Ekim 2020 tarihinde"),
+        ("he", "ב-10 באוקטובר 2020"),
+    ],
+)
+def test_tenth_of_october_in_any_language(language: str, text: str) -> None:
+    (mention,) = [m for m in find_dates(text, language, PUBLISHED) if m.day]
+    assert (mention.year, mention.month, mention.day) == (2020, 10, 10)
+    assert mention.label == "10 Oct 2020 (Saturday)"
+
+
+def test_weekday_and_missing_year_resolved_against_publication() -> None:
+    saturday, sept = find_dates("on Saturday; clashes broke out on September 27", "en", PUBLISHED)
+    assert (saturday.year, saturday.month, saturday.day) == (2020, 10, 10)
+    assert (sept.year, sept.month, sept.day) == (2020, 9, 27)
+    (unresolved,) = find_dates("on Saturday", "en", None)
+    assert unresolved.label == "Saturday" and unresolved.day is None
+
+
+def test_shared_dates_across_scripts() -> None:
+    english = find_dates("ceasefire from noon on October 10", "en", None)
+    arabic = find_dates("وقف إطلاق النار في 10 أكتوبر", "ar", None)
+    (shared,) = shared_dates(english, arabic)
+    assert shared.label == "10 Oct" and shared.b == "10 أكتوبر"
+    assert not shared_dates(english, find_dates("في 11 أكتوبر", "ar", None))
+    weekdays = shared_dates(
+        find_dates("on Saturday", "en", None), find_dates("اليوم السبت", "ar", None)
+    )
+    assert [d.label for d in weekdays] == ["Saturday"]
+
+
+def test_invalid_dates_are_ignored() -> None:
+    assert not [m for m in find_dates("on 31 February 2021", "en") if m.day]
+
+
+def test_numbers_in_arabic_indic_and_persian_digits() -> None:
+    western = find_numbers("7 dead, 212 injured, 1,800 jobs, EUR 4.2 billion at 03:12")
+    arabic = find_numbers("٧ قتلى و٢١٢ جريحا و١٬٨٠٠ وظيفة و٤٫٢ مليار")
+    persian = find_numbers("۲۱۲ زخمی")
+    assert [n.value for n in western] == [7, 212, 1800, 4.2]  # 03:12 is a time, not numbers
+    assert [n.value for n in arabic] == [7, 212, 1800, 4.2]
+    assert [n.value for n in persian] == [212]
+    assert {s.label for s in shared_numbers(western, arabic)} == {"7", "212", "1800", "4.2"}
+
+
+def test_european_decimal_comma_and_thousands_dot() -> None:
+    assert [n.value for n in find_numbers("1.800 Arbeitsplätze und 4,2 Milliarden")] == [1800, 4.2]
+
+
+def test_years_inside_dates_are_not_numbers() -> None:
+    text = "on 14 March 2026, 40 buildings"
+    assert [n.value for n in find_numbers(text, find_dates(text, "en"))] == [40]

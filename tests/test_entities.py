@@ -1,0 +1,63 @@
+from storylink.article import Article
+from storylink.entities import default_gazetteer, profile, shared_names, skeleton
+from storylink.language import with_language
+
+
+def names(text_a: str, lang_a: str, text_b: str, lang_b: str) -> dict[str, set[str]]:
+    a = profile(with_language(Article("", text_a, language=lang_a)))
+    b = profile(with_language(Article("", text_b, language=lang_b)))
+    found: dict[str, set[str]] = {}
+    for name in shared_names(a, b):
+        found.setdefault(name.kind, set()).add(name.label)
+    return found
+
+
+def test_skeletons_meet_across_scripts() -> None:
+    assert skeleton("Vladimir Putin") == skeleton("فلاديمير بوتين") == skeleton("Владимир Путин")
+    assert skeleton("Lavrov") == skeleton("لافروف")
+    assert skeleton("Putin") != skeleton("Lavrov")
+
+
+def test_gazetteer_knows_places_in_many_scripts() -> None:
+    gazetteer = default_gazetteer()
+    moscow = {
+        gazetteer.lookup(name, cased=False) for name in ("موسكو", "Москва", "莫斯科", "Moscou")
+    }
+    assert {p.name for p in moscow if p} == {"Moscow"}
+    assert gazetteer.lookup("وروسيا", cased=False).name == "Russia"  # type: ignore[union-attr]
+    assert gazetteer.lookup("الإيرانية", cased=False).name == "Iran"  # type: ignore[union-attr]
+    assert gazetteer.lookup("Iranian").name == "Iran"  # type: ignore[union-attr]
+    assert gazetteer.lookup("الوقف", cased=False) is None  # "the ceasefire", also a small town
+
+
+def test_people_and_places_matched_english_arabic() -> None:
+    found = names(
+        "Russian President Vladimir Putin met Foreign Minister Sergei Lavrov in Moscow on Monday.",
+        "en",
+        "التقى الرئيس الروسي فلاديمير بوتين وزير الخارجية سيرغي لافروف في موسكو يوم الاثنين.",
+        "ar",
+    )
+    assert found["person"] >= {"Vladimir Putin", "Sergei Lavrov"}
+    assert found["place"] >= {"Moscow", "Russia"}
+    assert "Vladimir" not in found["place"]  # the city of Vladimir is part of a name here
+
+
+def test_people_matched_english_russian_without_ner_model() -> None:
+    found = names(
+        "Turkish Interior Minister Kemal Arslan visited Izmir.",
+        "en",
+        "Министр внутренних дел Турции Кемаль Арслан посетил Измир.",
+        "ru",
+    )
+    assert "Kemal Arslan" in found.get("person", set())
+    assert "İzmir" in found["place"]
+
+
+def test_unrelated_texts_share_nothing() -> None:
+    found = names(
+        "Chancellor Olaf Scholz opened a factory in Dresden.",
+        "en",
+        "افتتح وزير المياه المصري محطة في القاهرة.",
+        "ar",
+    )
+    assert not found

@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from storylink.read import FieldNames, ReadError, read, read_many, read_url
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en"><head>
+<title>Port of Valencia opens new rail terminal | Harbour Courier</title>
+<meta property="og:title" content="Port of Valencia opens new rail terminal">
+<meta property="article:published_time" content="2026-05-04T10:30:00+02:00">
+</head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
+<article>
+<h1>Port of Valencia opens new rail terminal</h1>
+<p>The port of Valencia opened a new rail terminal on Monday that its operators say will move
+up to 40 freight trains a week between the Mediterranean coast and Madrid.</p>
+<p>The terminal cost 120 million euros and was financed partly by the European Union, the port
+authority said in a statement, adding that it would cut lorry traffic on the A-3 motorway.</p>
+<p>Dock workers' unions welcomed the investment but asked for guarantees that no jobs would be
+lost as more containers are moved by rail.</p>
+</article>
+<footer>Cookie settings · Privacy · Contact</footer>
+</body></html>"""
+
+ARABIC_PAGE = """<html lang="ar" dir="rtl"><head>
+<title>افتتاح محطة قطارات جديدة في ميناء فالنسيا</title>
+<meta name="date" content="2026-05-04"></head><body><article>
+<h1>افتتاح محطة قطارات جديدة في ميناء فالنسيا</h1>
+<p>افتتح ميناء فالنسيا الإسباني يوم الاثنين محطة جديدة للسكك الحديدية
+قال مشغلوها إنها ستنقل ما يصل إلى أربعين قطار شحن أسبوعيا بين ساحل البحر المتوسط ومدريد.</p>
+<p>وبلغت تكلفة المحطة 120 مليون يورو، وموّل الاتحاد الأوروبي جزءا منها بحسب هيئة الميناء.</p>
+</article></body></html>"""
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Harbour Courier</title><link>https://courier.example/</link>
+<item><title>Valencia opens rail terminal</title><link>https://courier.example/a</link>
+<pubDate>Mon, 04 May 2026 08:30:00 GMT</pubDate>
+<description>The port of Valencia opened a new rail terminal on Monday.</description></item>
+<item><title>Empty item</title><link>https://courier.example/b</link><description></description></item>
+<item><title>Genoa cranes</title><link>https://courier.example/c</link>
+<description>&lt;p&gt;Genoa's port installed six new cranes.&lt;/p&gt;</description></item>
+</channel></rss>"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Courier</title>
+<entry><title>Один</title><link href="https://courier.example/ru/1"/><updated>2026-05-04T08:30:00Z</updated>
+<content type="text">В порту Валенсии открыли новый железнодорожный терминал.</content></entry>
+</feed>"""
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def test_text_file_first_line_is_title(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "a.txt", "Valencia opens rail terminal\n\nThe port opened a terminal.\nMore text."
+    )
+    (article,) = read(path)
+    assert article.title == "Valencia opens rail terminal"
+    assert article.text == "The port opened a terminal.\nMore text."
+    assert article.origin == str(path)
+    assert len(article.id) == 16
+
+
+def test_same_content_same_id(tmp_path: Path) -> None:
+    a = read(write(tmp_path, "a.txt", "Title\nSome   body text here."))[0]
+    b = read(write(tmp_path, "b.txt", "Title\nSome body text here.\n"))[0]
+    assert a.id == b.id
+
+
+def test_encoding_is_detected_not_assumed(tmp_path: Path) -> None:
+    text = (
+        "Новости дня\nВ порту Валенсии открыли новый железнодорожный терминал для грузовых поездов."
+    )
+    (article,) = read(write(tmp_path, "cp1251.txt", text.encode("cp1251")))
+    assert article.title == "Новости дня"
+    assert "железнодорожный" in article.text
+    (utf16,) = read(write(tmp_path, "utf16.txt", text.encode("utf-16")))
+    assert utf16.text == article.text
+
+
+def test_html_main_text_title_and_date(tmp_path: Path) -> None:
+    (article,) = read(write(tmp_path, "page.html", HTML_PAGE))
+    assert article.title == "Port of Valencia opens new rail terminal"
+    assert "40 freight trains" in article.text
+    assert "Cookie settings" not in article.text and "Sport" not in article.text
+    assert article.published is not None and article.published.date().isoformat() == "2026-05-04"
+
+
+def test_html_arabic_page(tmp_path: Path) -> None:
+    (article,) = read(write(tmp_path, "ar.html", ARABIC_PAGE))
+    assert "فالنسيا" in article.title
+    assert "120 مليون يورو" in article.text
+
+
+def test_jsonl_with_custom_field_names(tmp_path: Path) -> None:
+    rows = '{"headline": "H1", "body": "First body.", "when": "2026-01-02", "language": "en"}\n\n'
+    rows += '{"headline": "H2", "body": "Second body.", "when": "Wed Jan  1 14:51:31 2020"}\n'
+    fields = FieldNames(title="headline", text="body", date="when", language="language")
+    first, second = read(write(tmp_path, "a.jsonl", rows), fields)
+    assert (first.title, first.language) == ("H1", "en")
+    assert first.published == datetime(2026, 1, 2, tzinfo=UTC)
+    assert second.published == datetime(2020, 1, 1, 14, 51, 31, tzinfo=UTC)
+    assert second.origin.endswith("a.jsonl:3")
+
+
+def test_csv_semicolon_delimiter_sniffed(tmp_path: Path) -> None:
+    content = (
+        "title;text;url\nValencia;The port opened a terminal.;https://x.example/1\n"
+        "Genoa;Six cranes.;\n"
+    )
+    articles = read(write(tmp_path, "a.csv", content))
+    assert [a.title for a in articles] == ["Valencia", "Genoa"]
+    assert articles[0].url == "https://x.example/1" and articles[1].url is None
+
+
+def test_rss_and_atom(tmp_path: Path) -> None:
+    report = read_many([write(tmp_path, "feed.rss", RSS)])
+    assert [a.title for a in report.articles] == ["Valencia opens rail terminal", "Genoa cranes"]
+    assert report.articles[0].source == "Harbour Courier"
+    assert report.articles[0].published == datetime(2026, 5, 4, 8, 30, tzinfo=UTC)
+    assert report.articles[1].text == "Genoa's port installed six new cranes."
+    assert len(report.errors) == 1 and "feed.rss#2" in str(report.errors[0])
+    (atom,) = read(write(tmp_path, "feed.atom", ATOM))
+    assert atom.url == "https://courier.example/ru/1" and "Валенсии" in atom.text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.txt", "", "file is empty"),
+        ("blank.txt", "  \n\n ", "file is empty"),
+        ("binary.txt", bytes(range(256)) * 20, "binary"),
+        ("photo.jpg", b"\xff\xd8\xff\xe0 not really", "unknown file type '.jpg'"),
+        ("rows.jsonl", '{"title": "a", "text": \n[1, 2]\n', "no readable rows"),
+        ("rows.csv", "headline,body\nx,y\n", "no 'text' column"),
+        ("feed.rss", "<rss><channel><item>", "not a readable RSS/Atom feed"),
+        ("page.html", "<html><body></body></html>", "no article text"),
+    ],
+)
+def test_bad_input_names_the_file(
+    tmp_path: Path, name: str, content: str | bytes, message: str
+) -> None:
+    path = write(tmp_path, name, content)
+    with pytest.raises(ReadError) as error:
+        read(path)
+    assert str(path) in str(error.value)
+    assert message in str(error.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ReadError, match="no such file"):
+        read(tmp_path / "nope.txt")
+
+
+def test_batch_reports_bad_files_and_rows_and_keeps_the_rest(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "deep").mkdir(parents=True)
+    write(folder, "good.txt", "Title\nBody text of a good article.")
+    write(
+        folder / "deep",
+        "rows.jsonl",
+        '{"title": "A", "text": "Body A."}\nnot json\n{"title": "C"}\n',
+    )
+    write(folder, "empty.html", "")
+    write(folder, "ignored.png", b"\x89PNG")
+    report = read_many([folder, tmp_path / "missing.txt"])
+    assert sorted(a.title for a in report.articles) == ["A", "Title"]
+    messages = [str(e) for e in report.errors]
+    assert any("rows.jsonl:2: malformed JSON" in m for m in messages)
+    assert any("rows.jsonl:3: article has no text" in m for m in messages)
+    assert any("empty.html: file is empty" in m for m in messages)
+    assert any("missing.txt: no such file" in m for m in messages)
+    assert not any("ignored.png" in m for m in messages)  # directories yield supported files only
+
+
+def test_glob(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", "A\nBody a.")
+    write(tmp_path, "b.txt", "B\nBody b.")
+    report = read_many([str(tmp_path / "*.txt")])
+    assert [a.title for a in report.articles] == ["A", "B"]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: ClassVar[dict[str, tuple[int, str, bytes]]] = {
+        "/page": (200, "text/html; charset=utf-8", HTML_PAGE.encode()),
+        "/feed": (200, "application/rss+xml", RSS.encode()),
+        "/huge": (200, "text/plain", b"word " * 50_000),
+        "/gone": (404, "text/plain", b"not here"),
+    }
+
+    def do_GET(self) -> None:
+        if self.path == "/slow":
+            time.sleep(2)
+        status, kind, body = self.routes.get(self.path, (200, "text/plain", b"Title\nSlow body."))
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_url_html_and_feed(server: str) -> None:
+    (article,) = read(f"{server}/page")
+    assert article.title == "Port of Valencia opens new rail terminal"
+    assert article.url == f"{server}/page" and article.origin == f"{server}/page"
+    report = read_many([f"{server}/feed"])
+    assert len(report.articles) == 2 and len(report.errors) == 1
+
+
+def test_url_errors(server: str) -> None:
+    with pytest.raises(ReadError, match="HTTP 404"):
+        read(f"{server}/gone")
+    with pytest.raises(ReadError, match="over the"):
+        read_url(f"{server}/huge", max_bytes=10_000)
+    with pytest.raises(ReadError, match="cannot fetch"):
+        read_url(f"{server}/slow", timeout=0.5)

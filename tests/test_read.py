@@ -242,3 +242,12 @@ def test_url_errors(server: str) -> None:
         read_url(f"{server}/huge", max_bytes=10_000)
     with pytest.raises(ReadError, match="cannot fetch"):
         read_url(f"{server}/slow", timeout=0.5)
+
+
+def test_field_names_from_command_line() -> None:
+    fields = FieldNames.parse(["text=body", "date=published_at"])
+    assert (fields.text, fields.date, fields.title) == ("body", "published_at", "title")
+    with pytest.raises(ValueError, match="expected NAME=KEY"):
+        FieldNames.parse(["body"])
+    with pytest.raises(ValueError, match="expected NAME=KEY"):
+        FieldNames.parse(["colour=red"])

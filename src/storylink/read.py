@@ -47,6 +47,20 @@ class FieldNames:
     language: str = "lang"
     source: str = "source"
 
+    @classmethod
+    def parse(cls, renames: Iterable[str]) -> FieldNames:
+        """From ``["text=body", "date=published_at"]``, as given on the command line."""
+        known = set(cls.__dataclass_fields__)
+        values: dict[str, str] = {}
+        for rename in renames:
+            name, sep, key = rename.partition("=")
+            if not sep or name not in known or not key:
+                raise ValueError(
+                    f"--field {rename!r}: expected NAME=KEY, NAME one of {sorted(known)}"
+                )
+            values[name] = key
+        return cls(**values)
+
 
 @dataclass
 class ReadReport:
@@ -174,7 +188,7 @@ def parse_csv(content: str, origin: str, fields: FieldNames, report: ReadReport)
     if not reader.fieldnames or fields.text not in reader.fieldnames:
         raise ReadError(
             f"{origin}: CSV has no '{fields.text}' column (columns: {reader.fieldnames}); "
-            "name the text column with --text-field"
+            "name the text column with --field text=COLUMN"
         )
     try:
         for row in reader:

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,18 +115,16 @@ def quality(pairs: list[LabelledPair], cache: Path, seeds: int) -> None:
     groups = groups_of(pairs)
     top = list(groups)[:3]
     print(f"## Quality: Pearson with gold Overall on {len(pairs)} pairs (higher is better)\n")
-    print(
-        f"compare() used encoder(s): {', '.join(sorted({s.encoder for s in scores}))}. CV: ", end=""
-    )
-    print(f"grouped 5-fold x {seeds} seeds, mean (min–max over seeds).\n")
+    used = ", ".join(sorted({s.encoder for s in scores}))
+    print(f"compare() used {used}. CV: grouped 5-fold x {seeds} seeds, mean (min–max).\n")
     rows = [[name, *(f"{r(v, groups[g]):.3f}" for g in top)] for name, v in similar.items()]
     table(
         ["method", *(f"{g} (n={groups[g].sum()})" for g in top)],
         [*rows, [CV, *(spread(cv(groups[g])) for g in top)]],
     )
 
-    print("### Per language pair (Pearson; n is small, so these are noisy)\n")
-    header = ["pair", "n", "TF-IDF", *(f"{e} cos" for e in ENCODERS), "compare in-sample", "CV"]
+    print("### Per language pair (Pearson; encoders: raw document cosine; small n, noisy)\n")
+    header = ["pair", "n", "TF-IDF", *ENCODERS, "compare in-sample", "compare CV"]
     cells = [[f"{r(v, mask):.3f}" for v in similar.values()] for mask in groups.values()]
     table(
         header,
@@ -163,18 +162,20 @@ def timed(label: str, into: list[tuple[str, float]]) -> Iterator[None]:
     into.append((label, time.perf_counter() - start))
 
 
+def record(article: Article) -> dict[str, str | None]:
+    """A JSONL row without the language, so that language id has work to do."""
+    date = article.published.isoformat() if article.published else None  # ISO: no dateparser
+    return {"title": article.title, "text": article.text, "url": article.url, "date": date}
+
+
 def speed(pairs: list[LabelledPair]) -> None:
     articles = unique_articles(pairs)
     n = len(articles)
     stages: list[tuple[str, float]] = []
     loads: list[tuple[str, float]] = []
-    with tempfile.TemporaryDirectory() as tmp:  # no "lang" field, so language id really runs
+    with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "articles.jsonl"
-        rows = [
-            {"title": a.title, "text": a.text, "url": a.url, "date": str(a.published)}
-            for a in articles
-        ]
-        path.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+        path.write_text("".join(json.dumps(record(a)) + "\n" for a in articles), "utf-8")
         with timed("read_file (JSONL)", stages):
             read = read_file(path).articles
     assert len(read) == n, "every article should read back"
@@ -243,8 +244,11 @@ def main() -> None:
     if not path.is_file():
         sys.exit(f"compare_quality: no labelled pairs at {path}; pass the path to dev_pairs.jsonl")
     pairs = load_pairs(path)
-    machine = f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
-    print(f"# {path.name}: {len(pairs)} pairs; {datetime.now():%Y-%m-%d %H:%M}; {machine}\n")
+    git = ["git", "-C", str(REPO), "describe", "--always", "--dirty"]
+    commit = subprocess.run(git, capture_output=True, text=True).stdout.strip() or "unknown"
+    python = f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
+    print(f"# {path.name}: {len(pairs)} pairs; {datetime.now():%Y-%m-%d %H:%M}; commit {commit}")
+    print(f"# {python}\n")
     with tempfile.TemporaryDirectory() as tmp:
         quality(pairs, Path(tmp) / "embeddings.sqlite", args.seeds)
     speed(pairs)

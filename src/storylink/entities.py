@@ -73,6 +73,7 @@ class EntityProfile:
         return {m.key: m for m in self.mentions if m.kind == "place" and m.key}
 
 
+@lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
     """Function words of many languages: never read as place names ("Of", "Police", "Bar")."""
     import importlib
@@ -189,7 +190,7 @@ def default_gazetteer() -> Gazetteer:
     return Gazetteer()
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=None)  # one entry per language; None for languages without a model
 def _spacy(language: str) -> Any:
     """The spaCy NER pipeline for a language, or None if its model is not installed."""
     name = SPACY_MODELS.get(language)

@@ -34,6 +34,9 @@ E5_LANGUAGES = frozenset(
 )
 
 
+DOCUMENT_PIECE_CHARS = 20_000  # USE memory grows with input length: ~0.9 GB at 200k chars
+
+
 class UnsupportedLanguageError(ValueError):
     """No packaged encoder knows this language."""
 
@@ -238,15 +241,44 @@ class EncoderSet:
     def vectors(
         self, article: Article, encoder: Encoder, show_progress: bool = False
     ) -> ArticleVectors:
-        """Sentence, title and whole-document vectors of one article."""
+        """Sentence, title and whole-document vectors of one article.
+
+        The whole text is encoded in pieces of at most `DOCUMENT_PIECE_CHARS` whose vectors are
+        averaged, so a very long article is covered whole in bounded memory.
+        """
         found = sentences(article.text) or [article.text.strip()]
-        texts = [article.full_text, *found] + ([article.title] if article.title else [])
+        pieces = _pieces(article.full_text, DOCUMENT_PIECE_CHARS)
+        texts = [*pieces, *found] + ([article.title] if article.title else [])
         encoded = encoder.encode(texts, show_progress=show_progress)
-        sentence_vectors = encoded[1 : len(found) + 1]
-        mean = sentence_vectors.mean(axis=0)
-        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        sentence_vectors = encoded[len(pieces) : len(pieces) + len(found)]
         title = encoded[-1] if article.title else None
-        return ArticleVectors(encoder.name, found, sentence_vectors, title, encoded[0], mean)
+        return ArticleVectors(
+            encoder.name,
+            found,
+            sentence_vectors,
+            title,
+            _unit(encoded[: len(pieces)].mean(axis=0)),
+            _unit(sentence_vectors.mean(axis=0)),
+        )
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    unit: np.ndarray = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    return unit
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    """The text cut at paragraph (else any whitespace) boundaries into pieces of ≤ size chars."""
+    if len(text) <= size:
+        return [text]
+    pieces: list[str] = []
+    while len(text) > size:
+        cut = text.rfind("\n", size // 2, size)
+        cut = cut if cut > 0 else text.rfind(" ", size // 2, size)
+        cut = cut if cut > 0 else size
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip()
+    return [*pieces, text] if text else pieces
 
 
 @lru_cache(maxsize=1)

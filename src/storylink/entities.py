@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from .article import Article, hash_text
@@ -35,6 +35,7 @@ SPACY_MODELS = {
 _SPACY_KINDS = {"PERSON": "person", "PER": "person", "ORG": "organisation"}
 _SPACY_PLACE_LABELS = {"GPE", "LOC", "NORP", "FAC"}
 UNCASED_MIN_POPULATION = 250_000
+MAX_ANALYSED_CHARS = 100_000  # names are looked for in the first 100k characters (~15k words)
 MAX_NGRAM = 3
 MIN_SKELETON = 4  # consonants; shorter skeletons collide with ordinary words (Arabic roots are 3)
 # Arabic clitics that attach to names: "وموسكو", "بالقاهرة", "للرئيس".
@@ -190,7 +191,7 @@ def default_gazetteer() -> Gazetteer:
     return Gazetteer()
 
 
-@lru_cache(maxsize=None)  # one entry per language; None for languages without a model
+@cache  # one entry per language; None for languages without a model
 def _spacy(language: str) -> Any:
     """The spaCy NER pipeline for a language, or None if its model is not installed."""
     name = SPACY_MODELS.get(language)
@@ -267,7 +268,7 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     """All names an article mentions, with places resolved to gazetteer keys."""
     gazetteer = gazetteer or default_gazetteer()
     language = article.language or "und"
-    text = article.full_text
+    text = article.full_text[:MAX_ANALYSED_CHARS]
     cased = bool(CASED_SCRIPTS.search(text[:2000]))
     mentions: list[Mention] = []
     seen: set[tuple[str, str]] = set()
@@ -296,7 +297,7 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
 
     nlp = _spacy(language)
     if nlp is not None:
-        for entity in nlp(text[:100_000]).ents:
+        for entity in nlp(text).ents:
             if entity.label_ in _SPACY_PLACE_LABELS:
                 add(entity.text, "place")
             elif entity.label_ in _SPACY_KINDS:

@@ -24,7 +24,7 @@ def test_help_teaches() -> None:
     for command in ("compare", "read", "demo"):
         assert command in result.stdout
     compare_help = storylink("compare", "--help").stdout
-    assert "FILE#N" in compare_help and "--json" in compare_help
+    assert "SOURCE#N" in compare_help and "--json" in compare_help
 
 
 def test_compare_json_on_seeds() -> None:
@@ -56,7 +56,7 @@ def test_compare_errors_are_clear(tmp_path: Path) -> None:
         (empty, "file is empty"),
         (binary, "binary"),
         (tibetan, "no packaged encoder knows language 'bo'"),
-        (examples_path(), "holds 22 articles; pick one with"),
+        (examples_path(), "holds 22 articles; pick one as SOURCE#N"),
         (tmp_path / "missing.txt", "no such file"),
     ]:
         result = storylink("compare", str(bad), str(english))
@@ -75,7 +75,7 @@ def test_read_batch_reports_and_skips(tmp_path: Path) -> None:
     assert sorted(r["title"] for r in rows) == ["Good title", "ok"]
     assert all(r["language"] == "en" for r in rows)
     assert (
-        "bad.jsonl:2: malformed JSON" in result.stderr
+        "bad.jsonl#2: malformed JSON" in result.stderr
         and "empty.csv: file is empty" in result.stderr
     )
 
@@ -87,3 +87,18 @@ def test_demo_runs_and_separates_stories() -> None:
     line = next(x for x in result.stdout.splitlines() if x.startswith("same-story pairs"))
     same, different = (float(part.split()[-1].rstrip(";")) for part in line.split(";")[:2])
     assert same < 2 < 3 < different
+
+
+def test_text_that_looks_like_markup_is_printed_as_written(tmp_path: Path) -> None:
+    a = tmp_path / "a.txt"
+    a.write_text(
+        "Floods [/b] hit [red]Kazan[/red] [sic]\nHeavy rain flooded the city of Kazan on Friday."
+    )
+    b = tmp_path / "b.txt"
+    b.write_text("Наводнение в Казани\nСильный дождь затопил Казань в пятницу.")
+    result = storylink("compare", str(a), str(b))
+    assert result.returncode == 0, result.stderr
+    assert "[/b] hit [red]Kazan[/red] [sic]" in result.stdout
+    assert "[en]" in result.stdout and "[ru]" in result.stdout
+    listing = storylink("read", str(a))
+    assert listing.returncode == 0 and "[sic]" in listing.stdout

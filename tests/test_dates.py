@@ -73,3 +73,9 @@ def test_european_decimal_comma_and_thousands_dot() -> None:
 def test_years_inside_dates_are_not_numbers() -> None:
     text = "on 14 March 2026, 40 buildings"
     assert [n.value for n in find_numbers(text, find_dates(text, "en"))] == [40]
+
+
+def test_declined_slavic_weekdays() -> None:
+    labels = [m.label for m in find_dates("В пятницу и в среду, среди прочего", "ru")]
+    assert labels == ["Friday", "Wednesday"]
+    assert [m.label for m in find_dates("w sobotę", "pl")] == ["Saturday"]

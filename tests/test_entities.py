@@ -61,3 +61,25 @@ def test_unrelated_texts_share_nothing() -> None:
         "ar",
     )
     assert not found
+
+
+def test_russian_case_endings_and_titles() -> None:
+    found = names(
+        "Floods hit Kazan and Moscow on Friday, President Vladimir Putin said, "
+        "as Russia counted losses.",
+        "en",
+        "Президент Владимир Путин сообщил о наводнениях в Казани и Москве. России нужна помощь, "
+        "сказал президент.",
+        "ru",
+    )
+    assert {"Kazan", "Moscow", "Russia"} <= found["place"]
+    assert found["person"] == {"Vladimir Putin"}
+
+
+def test_lowercase_words_are_not_names() -> None:
+    found = names(
+        "Said Jalili arrived in Geneva.", "en", "The minister said the talks went well.", "en"
+    )
+    assert "Said Jalili" not in found.get("person", set()) and "Said" not in found.get(
+        "person", set()
+    )

@@ -30,3 +30,8 @@ def test_declared_language_wins_and_is_normalised() -> None:
     article = Article(title="", text="The president spoke.", language="zh-CN")
     assert with_language(article).language == "zh"
     assert normalize_code("en_US") == "en" and normalize_code("iw") == "he"
+
+
+def test_more_than_the_first_line_decides() -> None:
+    text = "12 345 678 910 2026 14:30 GMT 44 55\nThe president spoke with his counterpart by phone."
+    assert detect_language(text)[0] == "en"

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from storylink.read import FieldNames, ReadError, read, read_many, read_url
+from storylink.read import FieldNames, ReadError, read, read_many, read_one, read_url
 
 HTML_PAGE = """<!DOCTYPE html>
 <html lang="en"><head>
@@ -116,7 +116,7 @@ def test_jsonl_with_custom_field_names(tmp_path: Path) -> None:
     assert (first.title, first.language) == ("H1", "en")
     assert first.published == datetime(2026, 1, 2, tzinfo=UTC)
     assert second.published == datetime(2020, 1, 1, 14, 51, 31, tzinfo=UTC)
-    assert second.origin.endswith("a.jsonl:3")
+    assert second.origin.endswith("a.jsonl#3")
 
 
 def test_csv_semicolon_delimiter_sniffed(tmp_path: Path) -> None:
@@ -182,8 +182,8 @@ def test_batch_reports_bad_files_and_rows_and_keeps_the_rest(tmp_path: Path) -> 
     report = read_many([folder, tmp_path / "missing.txt"])
     assert sorted(a.title for a in report.articles) == ["A", "Title"]
     messages = [str(e) for e in report.errors]
-    assert any("rows.jsonl:2: malformed JSON" in m for m in messages)
-    assert any("rows.jsonl:3: article has no text" in m for m in messages)
+    assert any("rows.jsonl#2: malformed JSON" in m for m in messages)
+    assert any("rows.jsonl#3: no 'text' field" in m for m in messages)
     assert any("empty.html: file is empty" in m for m in messages)
     assert any("missing.txt: no such file" in m for m in messages)
     assert not any("ignored.png" in m for m in messages)  # directories yield supported files only
@@ -202,6 +202,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         "/feed": (200, "application/rss+xml", RSS.encode()),
         "/huge": (200, "text/plain", b"word " * 50_000),
         "/gone": (404, "text/plain", b"not here"),
+        "/rows.jsonl": (200, "text/plain", b'{"title": "A", "text": "Body A."}\n{"text": "B."}\n'),
     }
 
     def do_GET(self) -> None:
@@ -235,6 +236,13 @@ def test_url_html_and_feed(server: str) -> None:
     assert len(report.articles) == 2 and len(report.errors) == 1
 
 
+def test_url_collections_are_read_by_their_extension(server: str) -> None:
+    first, second = read(f"{server}/rows.jsonl")
+    assert (first.title, second.text) == ("A", "B.")
+    assert read_one(f"{server}/rows.jsonl#2").text == "B."
+    assert read_one(f"{server}/feed#3").title == "Genoa cranes"
+
+
 def test_url_errors(server: str) -> None:
     with pytest.raises(ReadError, match="HTTP 404"):
         read(f"{server}/gone")
@@ -242,6 +250,8 @@ def test_url_errors(server: str) -> None:
         read_url(f"{server}/huge", max_bytes=10_000)
     with pytest.raises(ReadError, match="cannot fetch"):
         read_url(f"{server}/slow", timeout=0.5)
+    with pytest.raises(ReadError, match="not a valid URL"):
+        read("http://[::1")
 
 
 def test_field_names_from_command_line() -> None:
@@ -251,3 +261,45 @@ def test_field_names_from_command_line() -> None:
         FieldNames.parse(["body"])
     with pytest.raises(ValueError, match="expected NAME=KEY"):
         FieldNames.parse(["colour=red"])
+
+
+def test_paragraph_first_line_stays_in_the_body(tmp_path: Path) -> None:
+    lede = "Tehran (IP) - The president, on Saturday, in a telephone call, welcomed the ceasefire."
+    (article,) = read(write(tmp_path, "lede.txt", lede + "\n\nSecond paragraph."))
+    assert article.title == "" and article.text.startswith(lede)
+
+
+def test_read_one_picks_an_entry_despite_other_bad_rows(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "rows.jsonl", '{"title": "A", "text": "Body A."}\n{broken\n{"text": "C."}\n'
+    )
+    assert read_one(f"{path}#3").text == "C."
+    with pytest.raises(ReadError, match=r"rows\.jsonl#2: malformed JSON"):
+        read_one(f"{path}#2")
+    with pytest.raises(ReadError, match=r"rows\.jsonl#7: no such entry; .* has entries 1, 3"):
+        read_one(f"{path}#7")
+    with pytest.raises(ReadError, match=r"rows\.jsonl#2: malformed JSON"):
+        read_one(str(path))  # without #N every row counts
+    clean = write(tmp_path, "clean.jsonl", '{"text": "A."}\n{"text": "B."}\n')
+    with pytest.raises(ReadError, match=r"holds 2 articles; pick one as SOURCE#N, e\.g\. .*#1"):
+        read_one(str(clean))
+
+
+def test_directories_and_globs_that_hold_nothing(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    report = read_many([tmp_path / "empty", str(tmp_path / "nothing" / "*.html")])
+    assert not report.articles
+    assert [str(e).split(": ", 1)[1] for e in report.errors] == [
+        "directory holds no supported files",
+        "no files match",
+    ]
+    with pytest.raises(ReadError, match="is a directory; read it with read_many"):
+        read(tmp_path / "empty")
+
+
+def test_missing_text_field_suggests_renaming(tmp_path: Path) -> None:
+    path = write(tmp_path, "rows.jsonl", '{"headline": "A", "body": "Body A."}\n')
+    with pytest.raises(
+        ReadError, match=r"no 'text' field \(fields: headline, body\).*--field text="
+    ):
+        read(path)

@@ -10,12 +10,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from .article import Article
 from .compare import CompareError, Comparer, PairScore
-from .read import FieldNames, ReadError, read, read_many
+from .read import FieldNames, ReadError, read_many, read_one
 
 app = typer.Typer(
     help=(
@@ -33,23 +34,28 @@ errors = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
-def _one_article(spec: str) -> Article:
-    """`FILE`, `URL`, or `FILE#N` for the N-th article (1-based) of a JSONL/CSV/RSS file."""
-    source, _, index = (
-        spec.rpartition("#") if "#" in spec and not spec.startswith("http") else (spec, "", "")
-    )
-    articles = read(source)
-    if index:
-        if not index.isdigit() or not 1 <= int(index) <= len(articles):
-            raise ReadError(f"{source}: no article #{index} (it holds {len(articles)})")
-        return articles[int(index) - 1]
-    if len(articles) > 1:
-        raise ReadError(f"{source}: holds {len(articles)} articles; pick one with {source}#N")
-    return articles[0]
+FIELD_HELP = (
+    "Rename a JSONL key / CSV column: NAME=KEY with NAME one of title, text, url, date, "
+    "language, source. Repeat for several, e.g. --field text=body."
+)
+
+
+def _fields(renames: list[str] | None) -> FieldNames:
+    try:
+        return FieldNames.parse(renames or [])
+    except ValueError as error:
+        raise _fail(str(error)) from None
+
+
+def _short(text: str, limit: int = 90) -> str:
+    """Text for a panel line: cut at a word with an ellipsis, markup escaped."""
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return escape(text)
 
 
 def _score_color(overall: float) -> str:
@@ -64,8 +70,8 @@ def print_score(score: PairScore, a: Article, b: Article) -> None:
         Panel(
             f"[bold {color}]{verdict}[/]  overall [bold]{score.overall:.2f}[/] "
             f"(1 = very similar … 4 = very dissimilar)  probability {score.probability:.0%}\n"
-            f"A [{score.language_a}] {a.title[:90] or a.origin}\n"
-            f"B [{score.language_b}] {b.title[:90] or b.origin}\n"
+            f"A \\[{score.language_a}] {_short(a.title or a.origin)}\n"
+            f"B \\[{score.language_b}] {_short(b.title or b.origin)}\n"
             f"[dim]encoder {score.encoder}[/]",
             title="storylink compare",
             expand=False,
@@ -73,25 +79,26 @@ def print_score(score: PairScore, a: Article, b: Article) -> None:
     )
     ex = score.explanation
     table = Table(title="Shared", show_lines=False)
-    for column in ("kind", "name", "in A", "in B", "matched by"):
+    for column in ("kind", "name", "in A", "in B"):
         table.add_column(column)
+    table.add_column("matched by", no_wrap=True)
     for kind in ("people", "places", "organisations"):
         for name in getattr(ex, kind):
-            table.add_row(kind, name.label, name.a, name.b, name.how)
+            table.add_row(kind, escape(name.label), escape(name.a), escape(name.b), name.how)
     for kind in ("dates", "numbers"):
         for value in getattr(ex, kind):
-            table.add_row(kind, value.label, value.a, value.b, "value")
+            table.add_row(kind, escape(value.label), escape(value.a), escape(value.b), "value")
     if table.row_count:
         console.print(table)
-    aligned = Table(title=f"Sentences that say the same thing ({ex.summary().split('; ')[-1]})")
+    aligned = Table(title=f"Sentences that say the same thing ({ex.alignment_summary()})")
     aligned.add_column("sim", justify="right")
     aligned.add_column("A")
     aligned.add_column("B")
     for pair in ex.aligned_sentences:
-        aligned.add_row(f"{pair.similarity:.2f}", pair.a, pair.b)
+        aligned.add_row(f"{pair.similarity:.2f}", escape(pair.a), escape(pair.b))
     if aligned.row_count:
         console.print(aligned)
-    console.print(f"[bold]Why:[/] {ex.summary()}")
+    console.print(f"[bold]Why:[/] {escape(ex.summary())}")
 
 
 @app.command()
@@ -99,20 +106,25 @@ def compare(
     a: Annotated[
         str,
         typer.Argument(
-            help="First article: a file, a URL, or FILE#N for the N-th article in a file."
+            help="First article: a file, a URL, or SOURCE#N for entry N of a collection."
         ),
     ],
     b: Annotated[str, typer.Argument(help="Second article, same forms as A.")],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
+    field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
 ) -> None:
     """Compare two articles in any languages and explain the score.
 
+    A and B are files (.txt, .html, .jsonl, .csv, .rss …), URLs, or SOURCE#N for entry N of a
+    collection: the JSONL line, CSV data row or feed entry shown by `storylink read`.
+
     Example: storylink compare report-en.txt report-ar.html --json
     """
+    fields = _fields(field)
     try:
-        first, second = _one_article(a), _one_article(b)
+        first, second = read_one(a, fields), read_one(b, fields)
         score = Comparer().compare(first, second)
     except (ReadError, CompareError) as error:
         raise _fail(str(error)) from None
@@ -128,14 +140,7 @@ def read_command(
         list[str], typer.Argument(help="Files, directories (recursive), globs or URLs.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print articles as JSON Lines.")] = False,
-    field: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--field",
-            help="Rename a JSONL key / CSV column: NAME=KEY with NAME one of title, text, url, "
-            "date, language, source. Repeat for several, e.g. --field text=body.",
-        ),
-    ] = None,
+    field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
 ) -> None:
     """Read articles from any supported input and list them; bad inputs are reported and skipped.
 
@@ -144,13 +149,9 @@ def read_command(
     """
     from .language import with_language
 
-    try:
-        fields = FieldNames.parse(field or [])
-    except ValueError as error:
-        raise _fail(str(error)) from None
-    report = read_many(sources, fields)
+    report = read_many(sources, _fields(field))
     for problem in report.errors:
-        errors.print(f"[yellow]skipped:[/] {problem}", highlight=False, soft_wrap=True)
+        errors.print(f"[yellow]skipped:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
     articles = [with_language(a) for a in report.articles]
     if as_json:
         for article in articles:
@@ -161,9 +162,8 @@ def read_command(
             table.add_column(column, overflow="fold")
         for article in articles:
             published = article.published.date().isoformat() if article.published else ""
-            table.add_row(
-                article.id, article.language or "", published, article.title[:70], article.origin
-            )
+            title, origin = _short(article.title, 70), escape(article.origin)
+            table.add_row(article.id, article.language or "", published, title, origin)
         console.print(table)
     if not articles:
         raise typer.Exit(2)
@@ -177,7 +177,7 @@ def demo(
         bool, typer.Option("--json", help="Print every pair score as JSON Lines.")
     ] = False,
 ) -> None:
-    """Compare every pair of the shipped example articles (5 stories, 11 languages, 7 scripts)."""
+    """Compare every pair of the shipped example articles (5 stories, 13 languages, 7 scripts)."""
     from rich.progress import Progress
 
     from .demo import example_articles, run_demo

@@ -72,12 +72,16 @@ class Explanation:
         ):
             if items:
                 parts.append(f"{title}: {', '.join(i.label for i in items[:6])}")
-        shorter = min(self.sentences_a, self.sentences_b)
-        if shorter:
-            parts.append(
-                f"{self.sentences_with_counterpart} of {shorter} sentences have a counterpart"
-            )
+        if self.sentences_with_counterpart:
+            parts.append(self.alignment_summary())
         return "; ".join(parts) or "nothing in common found"
+
+    def alignment_summary(self) -> str:
+        """How much of the two articles says the same thing."""
+        return (
+            f"{self.sentences_with_counterpart} sentence pairs say the same thing "
+            f"(A has {self.sentences_a} sentences, B {self.sentences_b})"
+        )
 
 
 @dataclass(frozen=True)
@@ -146,12 +150,9 @@ def _cosine(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def align(
-    a: ArticleVectors, b: ArticleVectors, threshold: float
-) -> tuple[list[AlignedSentence], int]:
-    """One-to-one sentence pairs above `threshold`, best first, and how many there are."""
-    if not len(a.sentences) or not len(b.sentences):
-        return [], 0
-    similarity = a.sentence_vectors @ b.sentence_vectors.T
+    similarity: np.ndarray, sentences_a: list[str], sentences_b: list[str], threshold: float
+) -> list[AlignedSentence]:
+    """One-to-one sentence pairs whose similarity is at least `threshold`, best first."""
     order = np.dstack(np.unravel_index(np.argsort(-similarity, axis=None), similarity.shape))[0]
     used_a: set[int] = set()
     used_b: set[int] = set()
@@ -164,8 +165,8 @@ def align(
             continue
         used_a.add(int(i))
         used_b.add(int(j))
-        pairs.append(AlignedSentence(a.sentences[i], b.sentences[j], value))
-    return pairs, len(pairs)
+        pairs.append(AlignedSentence(sentences_a[i], sentences_b[j], value))
+    return pairs
 
 
 def pair_features(
@@ -173,13 +174,13 @@ def pair_features(
     b: PreparedArticle,
     va: ArticleVectors,
     vb: ArticleVectors,
+    similarity: np.ndarray,
     names: list[SharedName],
     dates: list[SharedValue],
     numbers: list[SharedValue],
     aligned: int,
 ) -> dict[str, float]:
     """The numbers the scoring rule reads; each is meaningful on its own."""
-    similarity = va.sentence_vectors @ vb.sentence_vectors.T
     best_a = similarity.max(axis=1).mean() if similarity.size else 0.0
     best_b = similarity.max(axis=0).mean() if similarity.size else 0.0
     document = _cosine(va.document_vector, vb.document_vector)
@@ -273,8 +274,9 @@ class Comparer:
         names = shared_names(pa.names, pb.names)
         dates = shared_dates(pa.dates, pb.dates)
         numbers = shared_numbers(pa.numbers, pb.numbers)
-        aligned, count = align(va, vb, threshold)
-        features = pair_features(pa, pb, va, vb, names, dates, numbers, count)
+        similarity = va.sentence_vectors @ vb.sentence_vectors.T
+        aligned = align(similarity, va.sentences, vb.sentences, threshold)
+        features = pair_features(pa, pb, va, vb, similarity, names, dates, numbers, len(aligned))
         explanation = Explanation(
             people=[n for n in names if n.kind == "person"],
             places=[n for n in names if n.kind == "place"],
@@ -284,7 +286,7 @@ class Comparer:
             aligned_sentences=aligned[:MAX_ALIGNED],
             sentences_a=len(va.sentences),
             sentences_b=len(vb.sentences),
-            sentences_with_counterpart=count,
+            sentences_with_counterpart=len(aligned),
         )
         return features, explanation, pa, pb, encoder
 

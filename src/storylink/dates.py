@@ -19,6 +19,8 @@ from .text import fold, normalize_digits
 _EXTRA_LOCALES = {"ar": ("ar_SY", "ar_MA")}  # Levantine and Maghreb month names
 _B = r"(?<![^\W\d_])"  # no letter before
 _E = r"(?![^\W\d_])"  # no letter after
+_FEMININE_ENDINGS = ("у", "ы", "е", "ę", "y", "e")
+_DECLINED_WEEKDAYS = {"ru", "uk", "be", "bg", "pl", "cs", "sk", "sl", "hr", "sr", "bs"}
 _MONTH_ABBREVIATIONS = {"may", "mar", "ma", "mai"}  # collide with words; only full forms count
 
 
@@ -94,6 +96,10 @@ def _calendar_words(language: str) -> tuple[dict[str, int], dict[str, int]]:
                 if len(key) >= 3:
                     weekdays.setdefault(key, number)
                     weekdays.setdefault(word.lower().rstrip("."), number)
+                if language in _DECLINED_WEEKDAYS and key[-1:] in ("а", "a"):
+                    # "в пятницу", "до пятницы", "w sobotę": the feminine weekdays decline
+                    for ending in _FEMININE_ENDINGS:
+                        weekdays.setdefault(key[:-1] + ending, number)
     return months, weekdays
 
 

@@ -11,6 +11,7 @@ vectors are cached on disk by content hash (`EmbeddingCache`).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -35,6 +36,8 @@ E5_LANGUAGES = frozenset(
 
 
 DOCUMENT_PIECE_CHARS = 20_000  # USE memory grows with input length: ~0.9 GB at 200k chars
+MAX_DOCUMENT_CHARS = 200_000  # ~30k words, longer than any article; beyond it is not news text
+log = logging.getLogger(__name__)
 
 
 class UnsupportedLanguageError(ValueError):
@@ -244,10 +247,20 @@ class EncoderSet:
         """Sentence, title and whole-document vectors of one article.
 
         The whole text is encoded in pieces of at most `DOCUMENT_PIECE_CHARS` whose vectors are
-        averaged, so a very long article is covered whole in bounded memory.
+        averaged, so a long article is covered whole in bounded memory; text past
+        `MAX_DOCUMENT_CHARS` is left out, with a warning.
         """
         found = sentences(article.text) or [article.text.strip()]
-        pieces = _pieces(article.full_text, DOCUMENT_PIECE_CHARS)
+        text = article.full_text
+        if len(text) > MAX_DOCUMENT_CHARS:
+            log.warning(
+                "%s: %d characters; encoding the first %d",
+                article.origin or article.id,
+                len(text),
+                MAX_DOCUMENT_CHARS,
+            )
+            text = text[:MAX_DOCUMENT_CHARS]
+        pieces = _pieces(text, DOCUMENT_PIECE_CHARS)
         texts = [*pieces, *found] + ([article.title] if article.title else [])
         encoded = encoder.encode(texts, show_progress=show_progress)
         sentence_vectors = encoded[len(pieces) : len(pieces) + len(found)]

@@ -41,6 +41,23 @@ MIN_SKELETON = 4  # consonants; shorter skeletons collide with ordinary words (A
 # Arabic clitics that attach to names: "وموسكو", "بالقاهرة", "للرئيس".
 _ARABIC_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ب", "ل", "ف")
 _ARABIC_NISBA = ("يين", "يون", "يه", "ي")
+_RUSSIAN_CASE_ENDINGS = (
+    "ами",
+    "ями",
+    "ой",
+    "ей",
+    "ом",
+    "ем",
+    "ии",
+    "ью",
+    "а",
+    "я",
+    "ы",
+    "и",
+    "е",
+    "у",
+    "ю",
+)
 
 
 @dataclass(frozen=True)
@@ -169,7 +186,8 @@ class Gazetteer:
 
 
 def _variants(key: str) -> Iterable[str]:
-    """Spellings to try: as is; Arabic without clitics or nisba; English demonym stems."""
+    """Spellings to try: as is; Arabic without clitics or nisba; Russian case endings
+    ("Москвы" → "Москва", "России" → "Россия"); English demonym stems ("Iranian" → "Iran")."""
     yield key
     if re.match(r"[\u0600-\u06ff]", key):
         stems = [key] + [key[len(p) :] for p in _ARABIC_PREFIXES if key.startswith(p)]
@@ -180,6 +198,11 @@ def _variants(key: str) -> Iterable[str]:
                 if stem.endswith(ending) and len(stem) - len(ending) >= 3:
                     base = stem[: -len(ending)]
                     yield from (base, base + "ا", base + "يا")
+    elif re.match(r"[\u0400-\u04ff]", key) and " " not in key:
+        for ending in _RUSSIAN_CASE_ENDINGS:
+            stem = key[: -len(ending)]
+            if key.endswith(ending) and len(stem) >= 3:
+                yield from (stem, stem + "а", stem + "ь", stem + "я", stem + "ия")
     elif key.isascii() and " " not in key:
         for ending, replacement in (("ian", ""), ("n", ""), ("i", ""), ("ish", "ey"), ("ese", "")):
             if key.endswith(ending) and len(key) - len(ending) >= 4:
@@ -250,11 +273,19 @@ def _ngrams(text: str) -> Iterable[tuple[str, int]]:
             yield " ".join(words[start : start + size]), size
 
 
-def _capitalised_runs(sentence: str, stop: frozenset[str]) -> Iterable[str]:
-    """Runs of capitalised words, a stand-in for NER in cased languages without a model."""
+def _capitalised_runs(
+    sentence: str, stop: frozenset[str], lowercase_words: set[str]
+) -> Iterable[str]:
+    """Runs of capitalised words, a stand-in for NER in cased languages without a model.
+
+    A sentence's first word is dropped from a run when the text also writes it in lower case
+    ("Президент Владимир Путин" → "Владимир Путин").
+    """
+    words = tokens(sentence)
     run: list[str] = []
-    for token in tokens(sentence):
-        if token.text[0].isupper() and fold(token.text) not in stop:
+    for index, token in enumerate(words):
+        first_word = index == 0 and token.text.lower() in lowercase_words
+        if token.text[0].isupper() and fold(token.text) not in stop and not first_word:
             run.append(token.text)
             continue
         if run:
@@ -304,18 +335,19 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
                 add(entity.text, _SPACY_KINDS[entity.label_])
     elif cased:
         stop = _stopwords()
+        lowercase_words = {t.text for t in tokens(text) if t.text.islower()}
         for sentence in sentences(text):
-            for run in _capitalised_runs(sentence, stop):
+            for run in _capitalised_runs(sentence, stop, lowercase_words):
                 add(run, "name")
     surfaces: dict[str, str] = {}
     skeletons: dict[str, str] = {}
     for gram, size in _ngrams(text):
         key = fold(gram)
+        if cased and CASED_SCRIPTS.match(gram) and not gram[:1].isupper():
+            continue  # in cased scripts names are capitalised: "said" is not "Said"
         surfaces.setdefault(key, gram)
         if size <= MAX_NGRAM and not is_unspaced(gram):
             skeletons.setdefault(skeleton(gram), gram)
-        if not (gram[:1].isupper() or not CASED_SCRIPTS.match(gram)):
-            continue
         common_word = cased and gram.lower() != gram and gram.lower() in text
         if not common_word and gazetteer.lookup(gram, cased) is not None:
             add(gram, "place")

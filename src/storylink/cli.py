@@ -144,7 +144,7 @@ def read_command(
 ) -> None:
     """Read articles from any supported input and list them; bad inputs are reported and skipped.
 
-    Supported: .txt/.md (first line = title), .html, .jsonl, .csv/.tsv, .rss/.atom/.xml, URLs.
+    Supported: .txt (first line = title), .html, .jsonl, .csv/.tsv, .rss/.atom/.xml, URLs.
     Exit code 1 when some input was skipped, 2 when nothing could be read.
     """
     from .language import with_language
@@ -260,7 +260,8 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    logging.getLogger("storylink").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 if __name__ == "__main__":  # pragma: no cover

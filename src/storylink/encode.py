@@ -221,6 +221,7 @@ class EncoderSet:
 
     def _get(self, name: str) -> Encoder:
         if name not in self._encoders:
+            log.info("loading encoder %s", name)
             encoder: Encoder = (
                 UseEncoder(self.threads) if name == UseEncoder.name else E5Encoder(self.threads)
             )

@@ -163,6 +163,7 @@ class Gazetteer:
             try:
                 self._index = pickle.loads(path.read_bytes())
             except (OSError, pickle.UnpicklingError, EOFError):
+                log.info("building the gazetteer index once (a few seconds): %s", path)
                 self._index = self._build()
                 tmp = path.with_suffix(".tmp")
                 tmp.write_bytes(pickle.dumps(self._index, protocol=pickle.HIGHEST_PROTOCOL))

@@ -10,6 +10,7 @@ import csv
 import glob
 import io
 import json
+import logging
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,13 +22,16 @@ from typing import Any
 
 from .article import Article
 
+log = logging.getLogger(__name__)
+
 MAX_FILE_BYTES = 256 * 1024 * 1024  # JSONL/CSV collections may be big; single pages may not
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 URL_TIMEOUT_S = 20.0
 MAX_TITLE_CHARS = 160
 USER_AGENT = "storylink/0.1 (+news linking)"
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
-TEXT_SUFFIXES = {".txt", ".text", ".md"}
+TEXT_SUFFIXES = {".txt", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 CSV_SUFFIXES = {".csv", ".tsv"}
@@ -139,7 +143,9 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
     text = getattr(doc, "text", None)
     if not text:
         raise ReadError(f"{origin}: no article text found in the HTML page")
-    date = getattr(doc, "date", None) or find_date(content, url=url, extensive_search=False)
+    # htmldate keeps the time and zone of e.g. article:published_time; trafilatura only the day
+    date = find_date(content, url=url, extensive_search=False, outputformat=DATETIME_FORMAT)
+    date = date or getattr(doc, "date", None)
     title = getattr(doc, "title", None) or ""
     body = str(text)
     if title and body.startswith(title):  # the page's <h1> repeats the title
@@ -405,6 +411,7 @@ def read_many(sources: Iterable[str | Path], fields: FieldNames | None = None) -
                 continue
             total.articles.extend(report.articles)
             total.errors.extend(report.errors)
+    log.info("read %d articles; skipped %d inputs or rows", len(total.articles), len(total.errors))
     return total
 
 

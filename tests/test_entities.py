@@ -83,3 +83,16 @@ def test_lowercase_words_are_not_names() -> None:
     assert "Said Jalili" not in found.get("person", set()) and "Said" not in found.get(
         "person", set()
     )
+
+
+def test_short_names_alone_across_scripts() -> None:
+    found = names(
+        "President Vladimir Putin and Foreign Minister Sergei Lavrov met President Hassan "
+        "Rouhani on Monday. US President Joe Biden was not there.",
+        "en",
+        "التقى بوتين ولافروف مع روحاني، ولم يكن بايدن حاضرا.",
+        "ar",
+    )
+    assert found["person"] >= {"Putin", "Lavrov", "Rouhani", "Biden"}  # labelled by the name matched
+    unrelated = names("Putin spoke.", "en", "قال الباحث إن البطن مؤلم والبنت نائمة.", "ar")
+    assert not unrelated  # three-consonant words (بطن, بنت) are not "Putin"

@@ -37,6 +37,7 @@ _SPACY_PLACE_LABELS = {"GPE", "LOC", "NORP", "FAC"}
 UNCASED_MIN_POPULATION = 250_000
 MAX_ANALYSED_CHARS = 100_000  # names are looked for in the first 100k characters (~15k words)
 MAX_NGRAM = 3
+CAPITALISED_NOUNS = {"de", "lb"}  # languages that write every noun with a capital
 MIN_SKELETON = 4  # consonants; shorter skeletons collide with ordinary words (Arabic roots are 3)
 # Arabic clitics that attach to names: "وموسكو", "بالقاهرة", "للرئيس".
 _ARABIC_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ب", "ل", "ف")
@@ -75,6 +76,9 @@ class Mention:
     kind: str  # person | place | organisation
     label: str
     key: str | None = None
+    # a proper name for sure: found by NER, or capitalised in a language that capitalises only
+    # names; not a capitalised run in German, where every noun has a capital
+    proper: bool = True
 
 
 @dataclass
@@ -85,6 +89,7 @@ class EntityProfile:
     mentions: list[Mention]
     surfaces: dict[str, str] = field(default_factory=dict)  # folded n-gram → as written
     skeletons: dict[str, str] = field(default_factory=dict)  # skeleton → as written
+    short_names: dict[str, str] = field(default_factory=dict)  # long-vowel skeleton of a word
 
     @property
     def places(self) -> dict[str, Mention]:
@@ -236,8 +241,13 @@ def _spacy(language: str) -> Any:
         return None
 
 
-def skeleton(text: str) -> str:
-    """Consonant skeleton of a name's transliteration: "Vladimir Putin" → "fldmrbtn"."""
+def skeleton(text: str, long_vowels: bool = False) -> str:
+    """Consonant skeleton of a name's transliteration: "Vladimir Putin" → "fldmrbtn".
+
+    With `long_vowels`, o/u become "w" and i/e "y", as Arabic script writes long vowels, and
+    only "a" is dropped: "Putin" and "بوتين" both give "bwtyn". That stricter form lets short
+    names match without colliding with ordinary three-consonant words.
+    """
     from anyascii import anyascii
 
     latin = anyascii(text).lower()
@@ -245,12 +255,16 @@ def skeleton(text: str) -> str:
         latin = latin.replace(digraph, single)
     latin = latin.replace("sh", "s").replace("ch", "s").replace("ck", "k").replace("x", "ks")
     latin = latin.translate(str.maketrans("pvcq", "bfkk"))
-    consonants = re.sub(r"[^b-df-hj-np-tz]", "", latin)  # vowels, w, y and marks go
-    return re.sub(r"(.)\1+", r"\1", consonants)
+    if long_vowels:
+        letters = re.sub(r"[^b-df-hj-np-z]", "", latin.translate(str.maketrans("ouie", "wwyy")))
+    else:
+        letters = re.sub(r"[^b-df-hj-np-tz]", "", latin)  # vowels, w, y and marks go
+    return re.sub(r"(.)\1+", r"\1", letters)
 
 
-def _edit_distance_at_most_one(a: str, b: str) -> bool:
-    if abs(len(a) - len(b)) > 1:
+def _near(a: str, b: str) -> bool:
+    """Same first letter and at most one edit apart: spelling variants of one name."""
+    if a[:1] != b[:1] or abs(len(a) - len(b)) > 1:
         return False
     if len(a) > len(b):
         a, b = b, a
@@ -302,6 +316,7 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     language = article.language or "und"
     text = article.full_text[:MAX_ANALYSED_CHARS]
     cased = bool(CASED_SCRIPTS.search(text[:2000]))
+    nouns_lowercase = language not in CAPITALISED_NOUNS
     mentions: list[Mention] = []
     seen: set[tuple[str, str]] = set()
 
@@ -314,9 +329,9 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
         elif kind == "name":
             parts = surface.split()
             if 2 <= len(parts) <= 3:
-                mention = Mention(surface, "person", surface)
+                mention = Mention(surface, "person", surface, proper=nouns_lowercase)
             elif len(parts) == 1 and surface.isupper() and len(surface) >= 2:
-                mention = Mention(surface, "organisation", surface)
+                mention = Mention(surface, "organisation", surface, proper=nouns_lowercase)
             else:
                 return
         elif kind == "place":
@@ -342,6 +357,7 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
                 add(run, "name")
     surfaces: dict[str, str] = {}
     skeletons: dict[str, str] = {}
+    short_names: dict[str, str] = {}
     for gram, size in _ngrams(text):
         key = fold(gram)
         if cased and CASED_SCRIPTS.match(gram) and not gram[:1].isupper():
@@ -349,10 +365,13 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
         surfaces.setdefault(key, gram)
         if size <= MAX_NGRAM and not is_unspaced(gram):
             skeletons.setdefault(skeleton(gram), gram)
+        if size == 1 and not is_unspaced(gram):
+            for word in _without_clitics(gram):
+                short_names.setdefault(skeleton(word, long_vowels=True), gram)
         common_word = cased and gram.lower() != gram and gram.lower() in text
         if not common_word and gazetteer.lookup(gram, cased) is not None:
             add(gram, "place")
-    return EntityProfile(language, mentions, surfaces, skeletons)
+    return EntityProfile(language, mentions, surfaces, skeletons, short_names)
 
 
 @dataclass(frozen=True)
@@ -366,19 +385,44 @@ class SharedName:
     how: str
 
 
-def _find(mention: Mention, other: EntityProfile) -> tuple[str, str] | None:
-    """Where (and how) another article names this person or organisation."""
+def _without_clitics(word: str) -> list[str]:
+    """A word and, for Arabic script, the word without attached "and/in/to/the"."""
+    key = fold(word)
+    return [word] + [
+        key[len(p) :] for p in _ARABIC_PREFIXES if key.startswith(p) and len(key) > len(p) + 2
+    ]
+
+
+def _find(mention: Mention, other: EntityProfile) -> tuple[str, str, str] | None:
+    """Where and how another article names this person or organisation, and by which name.
+
+    The full name first ("Vladimir Putin" ↔ "فلاديمير بوتين"), then a person's last name alone
+    ("Putin" ↔ "بوتين"): long skeletons match as they are (or one letter apart from 6 on),
+    three-consonant ones only with their long vowels agreeing.
+    """
     key = fold(mention.text)
     if key in other.surfaces:
-        return other.surfaces[key], "same spelling"
-    shape = skeleton(mention.text)
-    if len(shape) >= MIN_SKELETON:
-        if shape in other.skeletons:
-            return other.skeletons[shape], "transliteration"
-        if len(shape) >= 6:
-            for candidate, surface in other.skeletons.items():
-                if len(candidate) >= 6 and _edit_distance_at_most_one(shape, candidate):
-                    return surface, "transliteration"
+        return other.surfaces[key], "same spelling", mention.label
+    words = mention.text.split()
+    surname = mention.kind == "person" and mention.proper and len(words) > 1
+    names = [mention.text] + ([words[-1]] if surname else [])
+    for name in names:
+        shape = skeleton(name)
+        if len(shape) >= MIN_SKELETON:
+            if shape in other.skeletons:
+                return other.skeletons[shape], "transliteration", name
+            if len(shape) >= 6:
+                for candidate, surface in other.skeletons.items():
+                    if len(candidate) >= 6 and _near(shape, candidate):
+                        return surface, "transliteration", name
+        elif len(shape) == 3 and " " not in name:
+            vowelled = skeleton(name, long_vowels=True)
+            if vowelled in other.short_names:
+                return other.short_names[vowelled], "transliteration", name
+            if len(vowelled) >= 5:  # "Biden" bydyn ↔ "بايدن" bydn
+                for candidate, surface in other.short_names.items():
+                    if len(candidate) >= 4 and _near(vowelled, candidate):
+                        return surface, "transliteration", name
     return None
 
 
@@ -396,11 +440,9 @@ def shared_names(a: EntityProfile, b: EntityProfile) -> list[SharedName]:
     ]:
         if mention.kind == "place" or (hit := _find(mention, other)) is None:
             continue
-        surface, how = hit
+        surface, how, label = hit
         pair = (mention.text, surface) if a_side else (surface, mention.text)
-        by_shape.setdefault(
-            skeleton(mention.label), SharedName(mention.kind, mention.label, *pair, how)
-        )
+        by_shape.setdefault(skeleton(label), SharedName(mention.kind, label, *pair, how))
     people = [n for n in by_shape.values() if n.kind == "person"]
     shared = [  # "Vladimir" in "Vladimir Putin" is not the Russian city
         place

@@ -90,7 +90,7 @@ def print_score(score: PairScore, a: Article, b: Article) -> None:
             table.add_row(kind, escape(value.label), escape(value.a), escape(value.b), "value")
     if table.row_count:
         console.print(table)
-    aligned = Table(title=f"Sentences that say the same thing ({ex.alignment_summary()})")
+    aligned = Table(title="Sentences that say the same thing", caption=ex.alignment_summary())
     aligned.add_column("sim", justify="right")
     aligned.add_column("A")
     aligned.add_column("B")

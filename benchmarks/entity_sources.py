@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from storylink.compare import Comparer, PairScore
-from storylink.demo import example_articles
+from storylink.demo import run_demo
 from storylink.evaluate import load_pairs
 from storylink.rule import SAME_STORY_MAX_OVERALL
 
@@ -63,11 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     comparer = Comparer()
     started = time.perf_counter()
-    items = example_articles()
-    examples: list[tuple[bool, PairScore]] = []
-    for i, (story_a, a) in enumerate(items):
-        for story_b, b in items[i + 1 :]:
-            examples.append((story_a == story_b, comparer.compare(a, b)))
+    examples = [(pair.same_story_gold, pair.score) for pair in run_demo(comparer)]
     table("Example articles (all pairs)", examples)
     if args.pairs:
         dev: list[tuple[bool, PairScore]] = []

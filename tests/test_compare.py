@@ -97,3 +97,14 @@ def test_language_no_encoder_knows(comparer: Comparer) -> None:
         comparer.compare(tibetan, english)
     with pytest.raises(CompareError, match="cannot tell its language"):
         comparer.compare(Article("", "12 345 678", origin="digits.txt"), english)
+
+
+def test_same_text_with_other_dates_is_prepared_apart(comparer: Comparer) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    a = Article("Rail terminal", "The port of Valencia opened a rail terminal.", language="en")
+    early = replace(a, published=datetime(2026, 1, 1, tzinfo=UTC))
+    late = replace(a, published=datetime(2026, 6, 1, tzinfo=UTC))
+    assert comparer.compare(early, late).features["publication_gap"] > 4
+    assert comparer.compare(early, early).features["publication_gap"] == 0

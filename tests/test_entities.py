@@ -97,3 +97,8 @@ def test_short_names_alone_across_scripts() -> None:
     assert found["person"] >= {"Putin", "Lavrov", "Rouhani", "Biden"}
     unrelated = names("Putin spoke.", "en", "قال الباحث إن البطن مؤلم والبنت نائمة.", "ar")
     assert not unrelated  # three-consonant words (بطن, بنت) are not "Putin"
+
+
+def test_a_country_is_not_a_common_word_because_of_a_longer_word() -> None:
+    article = Article("", "Flights on Oman Air resumed. A woman was hurt.", language="en")
+    assert "Oman" in {m.label for m in profile(article).mentions if m.kind == "place"}

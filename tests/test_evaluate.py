@@ -49,10 +49,10 @@ def test_load_pairs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        (row("x", "Alpha.", "Beta.", 4.5), r"p\.jsonl:2: scores\.overall = 4\.5 is outside 1–4"),
-        (row("x", "Alpha.", "  "), r"p\.jsonl:2: text2 is empty"),
-        (row("x", "Alpha.", "Beta.", scores={"geography": 1}), r"p\.jsonl:2: no scores\.overall"),
-        ("{not json", r"p\.jsonl:2: malformed JSON"),
+        (row("x", "Alpha.", "Beta.", 4.5), r"p\.jsonl#2: scores\.overall = 4\.5 is outside 1–4"),
+        (row("x", "Alpha.", "  "), r"p\.jsonl#2/2: article has no text"),
+        (row("x", "Alpha.", "Beta.", scores={"geography": 1}), r"p\.jsonl#2: no scores\.overall"),
+        ("{not json", r"p\.jsonl#2: malformed JSON"),
     ],
 )
 def test_malformed_pairs_name_the_row(tmp_path: Path, line: str, message: str) -> None:

@@ -30,6 +30,7 @@ def test_declared_language_wins_and_is_normalised() -> None:
     article = Article(title="", text="The president spoke.", language="zh-CN")
     assert with_language(article).language == "zh"
     assert normalize_code("en_US") == "en" and normalize_code("iw") == "he"
+    assert normalize_code("zh-Hant") == normalize_code("zh_HK") == "zh"
 
 
 def test_more_than_the_first_line_decides() -> None:

@@ -304,3 +304,9 @@ def test_missing_text_field_suggests_renaming(tmp_path: Path) -> None:
         ReadError, match=r"no 'text' field \(fields: headline, body\).*--field text="
     ):
         read(path)
+
+
+def test_header_only_csv_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "empty.csv", "title,text\n")
+    with pytest.raises(ReadError, match="no readable rows"):
+        read_one(str(path))

@@ -24,8 +24,8 @@ def content_id(title: str, text: str) -> str:
 class Article:
     """One news article.
 
-    `origin` says where it was read from (a path, ``path:line`` for JSONL/CSV rows, or a URL),
-    so errors and explanations can point back to the input.
+    `origin` says where it was read from (a path, a URL, or ``SOURCE#N`` for entry N of a
+    JSONL/CSV/feed collection), so errors and explanations can point back to the input.
     """
 
     title: str

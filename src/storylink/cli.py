@@ -186,7 +186,7 @@ def demo(
     total = len(items) * (len(items) - 1) // 2
     with Progress(console=errors, transient=True) as progress:
         task = progress.add_task("comparing example articles", total=total)
-        pairs = run_demo(on_pair=lambda: progress.advance(task))
+        pairs = run_demo(on_pair=lambda: progress.advance(task), items=items)
     if as_json:
         for pair in pairs:
             print(
@@ -196,7 +196,7 @@ def demo(
                 )
             )
         return
-    languages = sorted({a.language or "" for _, a in items} | {p.score.language_a for p in pairs})
+    languages = sorted({p.score.language_a for p in pairs} | {p.score.language_b for p in pairs})
     console.print(
         f"[bold]{len(items)} example articles[/], {len({s for s, _ in items})} stories, "
         f"languages: {', '.join(languages)}; {len(pairs)} pairs compared\n"

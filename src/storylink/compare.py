@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -225,11 +226,12 @@ class Comparer:
         self.encoders = encoders or default_encoders()
         self.gazetteer = gazetteer or default_gazetteer()
         self.rule = rule or default_rule()
-        self._prepared: dict[str, PreparedArticle] = {}
+        self._prepared: dict[tuple[str, datetime | None, str | None], PreparedArticle] = {}
 
     def prepare(self, article: Article) -> PreparedArticle:
         """Language, names, dates and numbers of an article (vectors come per encoder)."""
-        cached = self._prepared.get(article.id)
+        key = (article.id, article.published, article.language)  # id hashes title and text
+        cached = self._prepared.get(key)
         if cached is not None:
             return cached
         article = with_language(article)
@@ -238,7 +240,7 @@ class Comparer:
         prepared = PreparedArticle(
             article, profile(article, self.gazetteer), dates, find_numbers(text, dates)
         )
-        self._prepared[article.id] = prepared
+        self._prepared[key] = prepared
         return prepared
 
     def vectors(self, prepared: PreparedArticle, encoder: Encoder) -> ArticleVectors:
@@ -254,28 +256,28 @@ class Comparer:
             if side.language == UNDETERMINED:
                 raise CompareError(f"{origin}: cannot tell its language")
             try:
-                self.encoders.choose([side.language])
+                self.encoders.encoder_name([side.language])
             except ValueError as error:
                 raise CompareError(f"{origin}: {error}") from error
         return self.encoders.choose([a.language, b.language])
 
     def features(self, a: Article, b: Article) -> dict[str, float]:
         """Only the rule's input features (used to fit the rule)."""
-        return self._score_parts(a, b)[0]
+        return self.compare(a, b).features
 
-    def _score_parts(
-        self, a: Article, b: Article
-    ) -> tuple[dict[str, float], Explanation, PreparedArticle, PreparedArticle, Encoder]:
+    def compare(self, a: Article, b: Article) -> PairScore:
+        """Score two articles; raises `CompareError` if they cannot be compared."""
         pa, pb = self.prepare(a), self.prepare(b)
         encoder = self.choose_encoder(pa, pb)
-        va, vb = self.vectors(pa, encoder), self.vectors(pb, encoder)
         rule = self.rule.encoders.get(encoder.name)
-        threshold = rule.align_threshold if rule else 0.6
+        if rule is None:
+            raise CompareError(f"the scoring rule has no calibration for encoder {encoder.name}")
+        va, vb = self.vectors(pa, encoder), self.vectors(pb, encoder)
         names = shared_names(pa.names, pb.names)
         dates = shared_dates(pa.dates, pb.dates)
         numbers = shared_numbers(pa.numbers, pb.numbers)
         similarity = va.sentence_vectors @ vb.sentence_vectors.T
-        aligned = align(similarity, va.sentences, vb.sentences, threshold)
+        aligned = align(similarity, va.sentences, vb.sentences, rule.align_threshold)
         features = pair_features(pa, pb, va, vb, similarity, names, dates, numbers, len(aligned))
         explanation = Explanation(
             people=[n for n in names if n.kind == "person"],
@@ -288,14 +290,6 @@ class Comparer:
             sentences_b=len(vb.sentences),
             sentences_with_counterpart=len(aligned),
         )
-        return features, explanation, pa, pb, encoder
-
-    def compare(self, a: Article, b: Article) -> PairScore:
-        """Score two articles; raises `CompareError` if they cannot be compared."""
-        features, explanation, pa, pb, encoder = self._score_parts(a, b)
-        rule = self.rule.encoders.get(encoder.name)
-        if rule is None:
-            raise CompareError(f"the scoring rule has no calibration for encoder {encoder.name}")
         probability = rule.probability(features)
         return PairScore(
             overall=rule.overall(features),

@@ -176,7 +176,7 @@ def find_dates(text: str, language: str, published: datetime | None = None) -> l
     """Dates mentioned in a text, most specific first where spans overlap."""
     digits = normalize_digits(text)  # same length as text, so spans stay valid
     months, weekdays = _calendar_words(language)
-    english_months, _ = _calendar_words("en")
+    months = months | _calendar_words("en")[0]  # once per text, not per match
     taken = bytearray(len(digits))  # 1 where a date was found: linear, even for huge texts
     found: list[DateMention] = []
     for pattern, kind in _patterns(language):
@@ -186,9 +186,7 @@ def find_dates(text: str, language: str, published: datetime | None = None) -> l
                 continue
             groups = match.groupdict()
             try:
-                mention = _mention_from(
-                    groups, kind, months | english_months, weekdays, text, start, end
-                )
+                mention = _mention_from(groups, kind, months, weekdays, text, start, end)
             except ValueError:
                 continue
             taken[start:end] = b"\x01" * (end - start)

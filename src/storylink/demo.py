@@ -39,11 +39,13 @@ class DemoPair:
 
 
 def run_demo(
-    comparer: Comparer | None = None, on_pair: Callable[[], None] | None = None
+    comparer: Comparer | None = None,
+    on_pair: Callable[[], None] | None = None,
+    items: list[tuple[str, Article]] | None = None,
 ) -> list[DemoPair]:
     """Score every pair of example articles (231 pairs for the 22 shipped articles)."""
     comparer = comparer or Comparer()
-    items = example_articles()
+    items = items if items is not None else example_articles()
     results: list[DemoPair] = []
     for i, (story_a, a) in enumerate(items):
         for story_b, b in items[i + 1 :]:

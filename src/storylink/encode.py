@@ -5,8 +5,9 @@
 * `E5Encoder` — multilingual-e5-small (~100 languages, 384-d), used when a language is outside
   USE's 16, so such articles get a score instead of an error.
 
-Articles are encoded sentence by sentence, so long articles are covered whole, and sentence
-vectors are cached on disk by content hash (`EmbeddingCache`).
+Each article is encoded whole (in pieces of 20,000 characters, averaged; up to 200,000) and
+sentence by sentence (the first 200 sentences, for alignment); vectors are cached on disk by
+content hash (`EmbeddingCache`).
 """
 
 from __future__ import annotations
@@ -229,6 +230,11 @@ class EncoderSet:
         return self._encoders[name]
 
     def choose(self, languages: Sequence[str]) -> Encoder:
+        """The encoder for articles in these languages, loaded on first use."""
+        return self._get(self.encoder_name(languages))
+
+    def encoder_name(self, languages: Sequence[str]) -> str:
+        """Which encoder `choose` would give, without loading it; raises for unknown languages."""
         known = USE_LANGUAGES if self.only == UseEncoder.name else E5_LANGUAGES
         unknown = sorted({lang for lang in languages if lang not in known})
         if unknown:
@@ -237,10 +243,10 @@ class EncoderSet:
                 f"supported: {len(known)} languages (see storylink.encode.E5_LANGUAGES)"
             )
         if self.only:
-            return self._get(self.only)
+            return self.only
         if all(lang in USE_LANGUAGES for lang in languages):
-            return self._get(UseEncoder.name)
-        return self._get(E5Encoder.name)
+            return UseEncoder.name
+        return E5Encoder.name
 
     def vectors(
         self, article: Article, encoder: Encoder, show_progress: bool = False

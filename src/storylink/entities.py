@@ -269,10 +269,21 @@ def _ngrams(text: str) -> Iterable[tuple[str, int]]:
                 for start in range(0, max(len(run) - size + 1, 0)):
                     yield run[start : start + size], 1
         return
-    words = [t.text for t in tokens(text)]
+    words = tokens(text)
     for size in range(MAX_NGRAM, 0, -1):
         for start in range(len(words) - size + 1):
             yield " ".join(words[start : start + size]), size
+
+
+def _also_lowercase(phrase: str, text: str, lowercase_words: set[str]) -> bool:
+    """True when the text also writes the phrase in lower case: then it is a word, not a name
+    ("Police" opening a sentence, "La Presa" in a headline beside "la presa")."""
+    lower = phrase.lower()
+    if lower == phrase:
+        return False
+    if " " not in phrase:
+        return lower in lowercase_words
+    return re.search(rf"(?<!\w){re.escape(lower)}(?!\w)", text) is not None
 
 
 def _capitalised_runs(
@@ -283,12 +294,11 @@ def _capitalised_runs(
     A sentence's first word is dropped from a run when the text also writes it in lower case
     ("Президент Владимир Путин" → "Владимир Путин").
     """
-    words = tokens(sentence)
     run: list[str] = []
-    for index, token in enumerate(words):
-        first_word = index == 0 and token.text.lower() in lowercase_words
-        if token.text[0].isupper() and fold(token.text) not in stop and not first_word:
-            run.append(token.text)
+    for index, word in enumerate(tokens(sentence)):
+        first_word = index == 0 and word.lower() in lowercase_words
+        if word[0].isupper() and fold(word) not in stop and not first_word:
+            run.append(word)
             continue
         if run:
             yield " ".join(run)
@@ -304,11 +314,12 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     text = article.full_text[:MAX_ANALYSED_CHARS]
     cased = bool(CASED_SCRIPTS.search(text[:2000]))
     nouns_lowercase = language not in CAPITALISED_NOUNS
+    lowercase_words = {word for word in tokens(text) if word.islower()}
     mentions: list[Mention] = []
     seen: set[tuple[str, str]] = set()
 
-    def add(surface: str, kind: str) -> None:
-        place = gazetteer.lookup(surface, cased)
+    def add(surface: str, kind: str, place: Place | None = None) -> None:
+        place = place or gazetteer.lookup(surface, cased)
         if place is not None and kind != "place" and fold(surface) not in gazetteer.index:
             place = None  # a person named like a place adjective ("Armenian") stays a person
         if place is not None:
@@ -338,26 +349,26 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
                 add(entity.text, _SPACY_KINDS[entity.label_])
     elif cased:
         stop = _stopwords()
-        lowercase_words = {t.text for t in tokens(text) if t.text.islower()}
         for sentence in sentences(text):
             for run in _capitalised_runs(sentence, stop, lowercase_words):
                 add(run, "name")
     surfaces: dict[str, str] = {}
     skeletons: dict[str, str] = {}
     short_names: dict[str, str] = {}
+    unspaced = is_unspaced(text)
     for gram, size in _ngrams(text):
         key = fold(gram)
         if cased and CASED_SCRIPTS.match(gram) and not gram[:1].isupper():
             continue  # in cased scripts names are capitalised: "said" is not "Said"
         surfaces.setdefault(key, gram)
-        if size <= MAX_NGRAM and not is_unspaced(gram):
+        if not unspaced:
             skeletons.setdefault(skeleton(gram), gram)
-        if size == 1 and not is_unspaced(gram):
-            for word in _without_clitics(gram):
-                short_names.setdefault(skeleton(word, long_vowels=True), gram)
-        common_word = cased and gram.lower() != gram and gram.lower() in text
-        if not common_word and gazetteer.lookup(gram, cased) is not None:
-            add(gram, "place")
+            if size == 1:
+                for word in _without_clitics(gram):
+                    short_names.setdefault(skeleton(word, long_vowels=True), gram)
+        place = gazetteer.lookup(gram, cased)
+        if place is not None and not _also_lowercase(gram, text, lowercase_words):
+            add(gram, "place", place)
     return EntityProfile(language, mentions, surfaces, skeletons, short_names)
 
 

@@ -6,13 +6,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .article import Article
-from .read import ReadError, parse_date
-
-DIMENSIONS = ("overall", "geography", "entities", "time", "narrative", "style", "tone")
+from .read import FieldNames, ReadError, record_article
 
 
 @dataclass(frozen=True)
@@ -29,18 +28,10 @@ class LabelledPair:
         return f"{self.a.language}-{self.b.language}"
 
 
-def _side(row: dict[str, object], n: int, origin: str) -> Article:
-    text = str(row.get(f"text{n}") or "").strip()
-    if not text:
-        raise ReadError(f"{origin}: text{n} is empty")
-    return Article(
-        title=str(row.get(f"title{n}") or ""),
-        text=text,
-        language=str(row.get(f"lang{n}") or "") or None,
-        url=str(row.get(f"url{n}") or "") or None,
-        published=parse_date(row.get(f"date{n}")),
-        origin=f"{origin}/{n}",
-    )
+def _side(row: dict[str, Any], n: int, origin: str) -> Article:
+    """Article n (1 or 2) of a pair row: fields text1, title1, lang1, date1, url1."""
+    fields = FieldNames(f"title{n}", f"text{n}", f"url{n}", f"date{n}", f"lang{n}", f"source{n}")
+    return record_article(row, fields, f"{origin}/{n}")
 
 
 def load_pairs(path: str | Path) -> list[LabelledPair]:
@@ -49,7 +40,7 @@ def load_pairs(path: str | Path) -> list[LabelledPair]:
     for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        origin = f"{path}:{number}"
+        origin = f"{path}#{number}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:

@@ -10,19 +10,15 @@ from .article import Article
 UNDETERMINED = "und"
 MIN_CONFIDENCE = 0.30
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
-# Chinese variants and legacy codes folded to the codes the encoders and gazetteers use.
-_ALIASES = {"zh-cn": "zh", "zh-tw": "zh", "iw": "he", "in": "id", "pes": "fa", "wuu": "zh"}
+# Legacy and macro-language codes folded to the codes the encoders and gazetteers use.
+_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "pes": "fa", "wuu": "zh", "yue": "zh"}
 _SAMPLE_CHARS = 1000
 
 
-class LanguageError(ValueError):
-    """Raised when a text's language cannot be determined."""
-
-
 def normalize_code(code: str) -> str:
-    code = code.strip().lower().replace("_", "-")
-    code = _ALIASES.get(code, code)
-    return code if code.startswith("zh") or "-" not in code else code.split("-")[0]
+    """ "en_US" → "en", "zh-Hant" → "zh", "iw" → "he": the bare language, as encoders know it."""
+    base = code.strip().lower().replace("_", "-").split("-")[0]
+    return _ALIASES.get(base, base)
 
 
 @lru_cache(maxsize=1)

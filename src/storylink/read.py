@@ -77,12 +77,16 @@ class ReadReport:
     errors: list[ReadError] = field(default_factory=list)
 
 
-def decode(data: bytes, origin: str) -> str:
-    """Bytes to text with the encoding detected, not assumed; binary data is refused."""
+def refuse_empty_or_binary(data: bytes, origin: str) -> None:
     if not data.strip():
         raise ReadError(f"{origin}: file is empty")
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ReadError(f"{origin}: looks like a binary file, not text")
+
+
+def decode(data: bytes, origin: str) -> str:
+    """Bytes to text with the encoding detected, not assumed; binary data is refused."""
+    refuse_empty_or_binary(data, origin)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -161,7 +165,7 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
     )
 
 
-def _record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> Article:
+def record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> Article:
     def get(name: str) -> Any:
         value = record.get(name)
         return None if value in (None, "") else value
@@ -194,7 +198,7 @@ def parse_jsonl(content: str, origin: str, fields: FieldNames, report: ReadRepor
                 raise ReadError(
                     f"{row_origin}: expected a JSON object, got {type(record).__name__}"
                 )
-            report.articles.append(_record_article(record, fields, row_origin))
+            report.articles.append(record_article(record, fields, row_origin))
         except json.JSONDecodeError as error:
             report.errors.append(ReadError(f"{row_origin}: malformed JSON ({error.msg})"))
         except ReadError as error:
@@ -220,7 +224,7 @@ def parse_csv(content: str, origin: str, fields: FieldNames, report: ReadReport)
                 report.errors.append(ReadError(f"{row_origin}: row has more cells than columns"))
                 continue
             try:
-                report.articles.append(_record_article(row, fields, row_origin))
+                report.articles.append(record_article(row, fields, row_origin))
             except ReadError as error:
                 report.errors.append(error)
     except csv.Error as error:
@@ -280,7 +284,7 @@ def parse_bytes(
     """Articles from the bytes of one input whose type `suffix` names (".jsonl", ".html", …)."""
     report = ReadReport()
     if suffix in FEED_SUFFIXES:
-        decode(data, origin)  # same empty/binary checks as every other type
+        refuse_empty_or_binary(data, origin)  # feedparser detects the encoding itself
         parse_feed(data, origin, report)
         return report
     content = decode(data, origin)
@@ -290,8 +294,9 @@ def parse_bytes(
         report.articles.append(parse_html(content, origin, url=url))
     else:
         (parse_jsonl if suffix in JSONL_SUFFIXES else parse_csv)(content, origin, fields, report)
-        if not report.articles and report.errors:
-            raise ReadError(f"{origin}: no readable rows; first problem: {report.errors[0]}")
+        if not report.articles:
+            first = f"; first problem: {report.errors[0]}" if report.errors else ""
+            raise ReadError(f"{origin}: no readable rows{first}")
     return report
 
 

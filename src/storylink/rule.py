@@ -52,20 +52,17 @@ class EncoderRule:
 
     def _standardised(self, features: dict[str, float]) -> np.ndarray:
         return np.array(
-            [
-                (features[k] - self.feature_means[k]) / self.feature_scales[k]
-                for k in self.overall_weights
-            ]
+            [(features[k] - self.feature_means[k]) / self.feature_scales[k] for k in FEATURES]
         )
 
     def overall(self, features: dict[str, float]) -> float:
-        z = self._standardised(features)
-        raw = self.overall_bias + float(np.dot(list(self.overall_weights.values()), z))
+        weights = [self.overall_weights[k] for k in FEATURES]
+        raw = self.overall_bias + float(np.dot(weights, self._standardised(features)))
         return float(min(4.0, max(1.0, raw)))
 
     def probability(self, features: dict[str, float]) -> float:
-        z = self._standardised(features)
-        logit = self.same_story_bias + float(np.dot(list(self.same_story_weights.values()), z))
+        weights = [self.same_story_weights[k] for k in FEATURES]
+        logit = self.same_story_bias + float(np.dot(weights, self._standardised(features)))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
 

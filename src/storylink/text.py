@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 
 # Arabic-Indic, Extended Arabic-Indic (Persian/Urdu), Devanagari and fullwidth digits → ASCII;
 # the Arabic decimal and thousands separators → "." and ",".
@@ -18,7 +17,8 @@ _ARABIC_LETTERS = str.maketrans(
     {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ی": "ي", "ک": "ك", "ۀ": "ه"}
 )
 TOKEN = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*", re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+# kana, han, Thai (no spaces between words) and Hangul (spaces, but particles glued to nouns)
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 # Languages whose script marks proper nouns with capitals.
 CASED_SCRIPTS = re.compile(r"[A-Za-zÀ-ɏͰ-ϿЀ-ӿԱ-֏]")
 
@@ -35,20 +35,15 @@ def fold(text: str) -> str:
 
 
 def is_unspaced(text: str) -> bool:
-    """True for scripts written without spaces between words (Chinese, Japanese, Thai)."""
+    """True for scripts whose words are found by character n-grams, not between spaces:
+    Chinese, Japanese and Thai, and Korean, whose particles stick to the names ("도쿄에서")."""
     sample = text[:500]
-    return len(_CJK.findall(sample)) > len(sample) * 0.3
+    return len(_UNSPACED.findall(sample)) > len(sample) * 0.3
 
 
-@dataclass(frozen=True)
-class Token:
-    text: str
-    start: int
-    end: int
-
-
-def tokens(text: str) -> list[Token]:
-    return [Token(m.group(), m.start(), m.end()) for m in TOKEN.finditer(text)]
+def tokens(text: str) -> list[str]:
+    """Words, keeping inner hyphens and apostrophes ("Nagorno-Karabakh", "Sputnik’s")."""
+    return TOKEN.findall(text)
 
 
 def sentences(text: str, max_sentences: int = 200) -> list[str]:
@@ -56,7 +51,7 @@ def sentences(text: str, max_sentences: int = 200) -> list[str]:
     import blingfire
 
     found: list[str] = []
-    for paragraph in re.split(r"\n\s*\n|\r\n\s*\r\n", text):
+    for paragraph in re.split(r"\n\s*\n", text):
         paragraph = " ".join(paragraph.split())
         if not paragraph:
             continue

@@ -117,8 +117,8 @@ def compare(
 ) -> None:
     """Compare two articles in any languages and explain the score.
 
-    A and B are files (.txt, .html, .jsonl, .csv, .rss …), URLs, or SOURCE#N for entry N of a
-    collection: the JSONL line, CSV data row or feed entry shown by `storylink read`.
+    A and B: a file (.txt, .html, .jsonl, .csv, .rss …) or a URL,
+    or SOURCE#N for entry N of a collection (JSONL line, CSV row, feed entry).
 
     Example: storylink compare report-en.txt report-ar.html --json
     """

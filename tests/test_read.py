@@ -193,8 +193,10 @@ def test_batch_reports_bad_files_and_rows_and_keeps_the_rest(tmp_path: Path) -> 
 def test_glob(tmp_path: Path) -> None:
     write(tmp_path, "a.txt", "A\nBody a.")
     write(tmp_path, "b.txt", "B\nBody b.")
-    report = read_many([str(tmp_path / "*.txt")])
+    seen: list[str] = []
+    report = read_many([str(tmp_path / "*.txt")], on_input=seen.append)
     assert [a.title for a in report.articles] == ["A", "B"]
+    assert seen == [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]  # progress per input
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -147,9 +147,17 @@ def read_command(
     Supported: .txt (first line = title), .html, .jsonl, .csv/.tsv, .rss/.atom/.xml, URLs.
     Exit code 1 when some input was skipped, 2 when nothing could be read.
     """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
     from .language import with_language
 
-    report = read_many(sources, _fields(field))
+    fields = _fields(field)
+    columns = (SpinnerColumn(), TextColumn("reading: {task.completed} inputs, {task.description}"))
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task("", total=None)
+        report = read_many(
+            sources, fields, lambda name: progress.update(task, advance=1, description=name)
+        )
     for problem in report.errors:
         errors.print(f"[yellow]skipped:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
     articles = [with_language(a) for a in report.articles]

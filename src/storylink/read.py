@@ -14,7 +14,7 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -399,8 +399,15 @@ def read(source: str | Path, fields: FieldNames | None = None) -> list[Article]:
     return report.articles
 
 
-def read_many(sources: Iterable[str | Path], fields: FieldNames | None = None) -> ReadReport:
-    """Articles from many inputs; bad files and rows are reported in `errors` and skipped."""
+def read_many(
+    sources: Iterable[str | Path],
+    fields: FieldNames | None = None,
+    on_input: Callable[[str], None] | None = None,
+) -> ReadReport:
+    """Articles from many inputs; bad files and rows are reported in `errors` and skipped.
+
+    `on_input` is called with each file or URL once it is read (for progress bars).
+    """
     total = ReadReport()
     for source in sources:
         try:
@@ -411,11 +418,12 @@ def read_many(sources: Iterable[str | Path], fields: FieldNames | None = None) -
         for single in inputs:
             try:
                 report = read_source(single, fields)
+                total.articles.extend(report.articles)
+                total.errors.extend(report.errors)
             except ReadError as error:
                 total.errors.append(error)
-                continue
-            total.articles.extend(report.articles)
-            total.errors.extend(report.errors)
+            if on_input:
+                on_input(single)
     log.info("read %d articles; skipped %d inputs or rows", len(total.articles), len(total.errors))
     return total
 

@@ -312,3 +312,23 @@ def test_header_only_csv_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "empty.csv", "title,text\n")
     with pytest.raises(ReadError, match="no readable rows"):
         read_one(str(path))
+
+
+def test_oversized_page(tmp_path: Path) -> None:
+    huge = write(tmp_path, "huge.html", b"<p>" + b"word " * 3_500_000 + b"</p>")  # 16.7 MiB
+    with pytest.raises(ReadError, match=r"huge\.html: file is 17 MB, over the 16 MB limit"):
+        read(huge)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "title", "body"),
+    [
+        ("latin-1", "Café crème", "Le maire a inauguré la fête à Besançon, où l'été fut chaud."),
+        ("cp1252", "Grüße aus Köln", "Müller und Söhne grüßen aus Köln, wo es heute schön ist."),
+        ("cp1250", "Wieści z Łodzi", "Zażółć gęślą jaźń – powiedział burmistrz Łodzi w środę."),
+        ("cp1256", "أخبار اليوم", "قال الرئيس إن المحادثات مستمرة في العاصمة."),
+    ],
+)
+def test_legacy_encodings(tmp_path: Path, encoding: str, title: str, body: str) -> None:
+    (article,) = read(write(tmp_path, "legacy.txt", f"{title}\n{body}".encode(encoding)))
+    assert (article.title, article.text) == (title, body)

@@ -30,6 +30,7 @@ URL_TIMEOUT_S = 20.0
 MAX_TITLE_CHARS = 160
 USER_AGENT = "storylink/0.1 (+news linking)"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+ENCODING_CANDIDATES = 6
 
 TEXT_SUFFIXES = {".txt", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -93,10 +94,14 @@ def decode(data: bytes, origin: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    from .language import detect_language
+
+    # charset-normalizer often ties legacy code pages (French Latin-1 read as cp1250 or cp1257
+    # gives "crčme"); among its candidates, keep the one that reads most like a language
+    candidates = [str(match) for match in list(from_bytes(data))[:ENCODING_CANDIDATES]]
+    if not candidates:
         raise ReadError(f"{origin}: cannot detect the text encoding (binary file?)")
-    return str(best)
+    return max(candidates, key=lambda text: detect_language(text)[1])
 
 
 def parse_date(value: Any) -> datetime | None:
@@ -271,7 +276,7 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         size = path.stat().st_size
         if size > limit:
             raise ReadError(
-                f"{path}: file is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB limit"
+                f"{path}: file is {size / 2**20:.0f} MB, over the {limit / 2**20:.0f} MB limit"
             )
         return path.read_bytes()
     except OSError as error:
@@ -349,7 +354,7 @@ def read_url(
     except ValueError as error:  # malformed URL, e.g. "http://[::1"
         raise ReadError(f"{url}: not a valid URL ({error})") from error
     if len(data) > max_bytes:
-        raise ReadError(f"{url}: response is over the {max_bytes / 1e6:.0f} MB limit")
+        raise ReadError(f"{url}: response is over the {max_bytes / 2**20:.0f} MB limit")
     suffix = _url_suffix(final_url, content_type, data)
     return parse_bytes(data, suffix, url, fields or FieldNames(), url=final_url)
 

@@ -32,7 +32,7 @@ def align_threshold(comparer: Comparer, pairs: list[LabelledPair], encoder_name:
         if pair.scores["overall"] < DIFFERENT:
             continue
         pa, pb = comparer.prepare(pair.a), comparer.prepare(pair.b)
-        encoder = comparer.encoders.choose([pa.language, pb.language])
+        encoder = comparer.choose_encoder(pa, pb)
         va, vb = comparer.vectors(pa, encoder), comparer.vectors(pb, encoder)
         best.extend((va.sentence_vectors @ vb.sentence_vectors.T).max(axis=1).tolist())
     print(f"  {encoder_name}: {len(best)} sentences of different-story pairs", file=sys.stderr)

@@ -217,12 +217,8 @@ def demo(
     table.add_column("judged same story", justify="right")
     groups: dict[tuple[str, str], list[PairScore]] = {}
     for pair in pairs:
-        key = (
-            (pair.story_a, pair.story_b)
-            if pair.story_a <= pair.story_b
-            else (pair.story_b, pair.story_a)
-        )
-        groups.setdefault(key, []).append(pair.score)
+        story_a, story_b = sorted((pair.story_a, pair.story_b))
+        groups.setdefault((story_a, story_b), []).append(pair.score)
     for (sa, sb), scores in sorted(groups.items(), key=lambda kv: (kv[0][0] != kv[0][1], kv[0])):
         overall = mean(s.overall for s in scores)
         same = sum(s.same_story for s in scores)

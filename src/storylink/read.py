@@ -441,25 +441,22 @@ def read_one(spec: str, fields: FieldNames | None = None) -> Article:
     """
     source, hash_sign, number = spec.rpartition("#")
     if not hash_sign or not number.isdigit():
-        source = spec
+        articles = read(spec, fields)
+        if len(articles) > 1:
+            first = articles[0].origin
+            raise ReadError(
+                f"{spec}: holds {len(articles)} articles; pick one as SOURCE#N, e.g. {first}"
+            )
+        return articles[0]
     report = read_source(source, fields)
-    if source != spec:
-        for article in report.articles:
-            if article.origin == spec:
-                return article
-        problems = [e for e in report.errors if str(e).startswith(f"{spec}:")]
-        if problems:
-            raise problems[0]
-        names = ", ".join(a.origin.rpartition("#")[2] for a in report.articles[:10])
-        raise ReadError(
-            f"{spec}: no such entry; {source} has entries {names}"
-            + (", …" if len(report.articles) > 10 else "")
-        )
-    if report.errors:
-        raise report.errors[0]
-    if len(report.articles) > 1:
-        first = report.articles[0].origin
-        raise ReadError(
-            f"{source}: holds {len(report.articles)} articles; pick one as SOURCE#N, e.g. {first}"
-        )
-    return report.articles[0]
+    for article in report.articles:
+        if article.origin == spec:
+            return article
+    problems = [e for e in report.errors if str(e).startswith(f"{spec}:")]
+    if problems:
+        raise problems[0]
+    names = ", ".join(a.origin.rpartition("#")[2] for a in report.articles[:10])
+    raise ReadError(
+        f"{spec}: no such entry; {source} has entries {names}"
+        + (", …" if len(report.articles) > 10 else "")
+    )

@@ -5,7 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from storylink.evaluate import grouped_folds, load_pairs, pearson
+from storylink.evaluate import (
+    bcubed,
+    grouped_folds,
+    labelled_story_pairs,
+    load_pairs,
+    pairwise_clustering,
+    pearson,
+)
 from storylink.read import ReadError
 from storylink.rule import FEATURES, fit_encoder_rule
 
@@ -93,3 +100,38 @@ def test_dev_pairs_load() -> None:
     pairs = load_pairs(need(DEV_PAIRS))
     assert len(pairs) >= 100
     assert len({p.language_pair for p in pairs}) >= 10
+
+
+def test_pairwise_clustering_hand_computed() -> None:
+    story_of = {"a": 1, "b": 1, "c": 2, "d": 2, "e": 3}
+    pairs = [
+        ("a", "b", True),  # joined, gold same: true positive
+        ("c", "d", False),  # joined, gold different: false positive
+        ("a", "c", True),  # apart, gold same: false negative
+        ("b", "e", False),  # apart, gold different: true negative
+        ("x", "y", True),  # both skipped at ingest: singletons, a miss
+    ]
+    scores = pairwise_clustering(pairs, story_of)
+    assert (scores.true_positives, scores.false_positives, scores.false_negatives) == (1, 1, 2)
+    assert scores.precision == pytest.approx(1 / 2)
+    assert scores.recall == pytest.approx(1 / 3)
+    assert scores.f1 == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
+    assert scores.n_pairs == 5
+
+
+def test_bcubed_hand_computed() -> None:
+    gold = {"a": "x", "b": "x", "c": "y"}
+    # predicted: {a, b, c} together → precision per item 2/3, 2/3, 1/3; recall 1, 1, 1
+    precision, recall, f1 = bcubed(gold, {"a": 1, "b": 1, "c": 1})
+    assert precision == pytest.approx(5 / 9)
+    assert recall == pytest.approx(1.0)
+    assert f1 == pytest.approx(2 * (5 / 9) / (5 / 9 + 1))
+    assert bcubed(gold, {"a": 1, "b": 1, "c": 2}) == pytest.approx((1.0, 1.0, 1.0))
+
+
+def test_labelled_story_pairs_leave_out_undecided(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    rows = [row("1", "Alpha text.", "Beta text.", 1.5), row("2", "Gamma.", "Delta.", 2.5)]
+    path.write_text("\n".join([*rows, row("3", "Eps.", "Zeta.", 3.0)]) + "\n", "utf-8")
+    gold = labelled_story_pairs(load_pairs(path))
+    assert [same for _, _, same in gold] == [True, False]

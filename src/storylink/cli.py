@@ -1,22 +1,30 @@
-"""The `storylink` command line: demo, compare, read."""
+"""The `storylink` command line: demo, compare, read; ingest, stories, story, search, related,
+recluster, export, eval."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from datetime import datetime
+from pathlib import Path
 from statistics import mean
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
+from rich.progress import TextColumn
 from rich.table import Table
 
 from .article import Article
+from .cluster import ClusterParams
 from .compare import CompareError, Comparer, PairScore
-from .read import FieldNames, ReadError, read_many, read_one
+from .evaluate import load_pairs
+from .read import FieldNames, ReadError, parse_date, read_many, read_one
+from .store import StoreError
+from .stories import BATCH_SIZE, DEFAULT_DB, SearchHit, Story, StoryStore, evaluate_clustering
 
 app = typer.Typer(
     help=(
@@ -247,6 +255,398 @@ def demo(
         pairs[0],
     )
     print_score(shown.score, shown.a, shown.b)
+
+
+# ------------------------------------------------------------------------------- stories
+
+DB_OPTION = typer.Option("--db", help="The story database (SQLite file, created if missing).")
+JSON_OPTION = typer.Option("--json", help="Print JSON instead of tables.")
+
+
+def _params(
+    threshold: float | None, window_days: float | None, half_life_days: float | None
+) -> ClusterParams | None:
+    """Cluster parameters from options; None keeps the database's own (or the defaults)."""
+    given: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("threshold", threshold),
+            ("window_days", window_days),
+            ("half_life_days", half_life_days),
+        )
+        if v is not None
+    }
+    if not given:
+        return None
+    try:
+        return ClusterParams(**given)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+
+
+def _open(
+    db: Path, params: ClusterParams | None = None, workers: int = 1, batch_size: int = BATCH_SIZE
+) -> StoryStore:
+    if not db.parent.exists():
+        raise _fail(f"{db.parent}: no such directory")
+    try:
+        return StoryStore(db, params=params, workers=workers, batch_size=batch_size)
+    except StoreError as error:
+        raise _fail(str(error)) from None
+
+
+def _need_db(db: Path) -> None:
+    if not db.exists():
+        raise _fail(f"{db}: no such database; create it with: storylink ingest --db {db} PATH")
+
+
+def _progress_bar(description: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=errors, transient=True)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+THRESHOLD_HELP = "Same-story probability an article needs to join a story (0–1)."
+WINDOW_HELP = "Days after its last article during which a story can still grow."
+HALF_LIFE_HELP = "Days over which the chance to join a story halves (stories go cold)."
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, directories (recursive), globs, feeds or URLs.")
+    ],
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes that analyse articles (each loads the models).")
+    ] = 1,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
+    ] = BATCH_SIZE,
+    threshold: Annotated[float | None, typer.Option(help=THRESHOLD_HELP)] = None,
+    window_days: Annotated[float | None, typer.Option(help=WINDOW_HELP)] = None,
+    half_life_days: Annotated[float | None, typer.Option(help=HALF_LIFE_HELP)] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Add articles to the story database and group them into stories, across languages.
+
+    Each new article joins the story it most likely belongs to (compared with the story's
+    central and latest articles), or starts a new one. Articles already in the database are
+    skipped, so re-running on the same inputs adds nothing; bad inputs are reported and
+    skipped. Clustering options are remembered by the database.
+
+    Example: storylink ingest feeds/ wires.jsonl --db news.db
+    """
+    fields = _fields(field)
+    params = _params(threshold, window_days, half_life_days)
+    with _open(db, params, workers, batch_size) as stories:
+        errors.print("[dim]reading inputs and loading models …[/]", highlight=False)
+        with _progress_bar("ingesting") as progress:
+            task = progress.add_task("", total=None)
+            try:
+                report = stories.ingest(
+                    sources,
+                    fields,
+                    lambda done, total: progress.update(task, completed=done, total=total),
+                )
+            except StoreError as error:
+                raise _fail(str(error)) from None
+    for problem in report.skipped:
+        errors.print(f"[yellow]skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        rate = report.added / report.seconds if report.seconds else 0.0
+        console.print(
+            f"{report.read} read, [bold]{report.added} added[/] ({report.new_stories} new stories, "
+            f"{report.joined} joined a story), {report.duplicates} already in {escape(str(db))}, "
+            f"{len(report.skipped)} skipped; {report.seconds:.1f} s ({rate:.1f} articles/s)"
+        )
+    if not report.read and report.skipped:
+        raise typer.Exit(2)
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+@app.command()
+def recluster(
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    threshold: Annotated[float | None, typer.Option(help=THRESHOLD_HELP)] = None,
+    window_days: Annotated[float | None, typer.Option(help=WINDOW_HELP)] = None,
+    half_life_days: Annotated[float | None, typer.Option(help=HALF_LIFE_HELP)] = None,
+) -> None:
+    """Rebuild every story from the stored articles, e.g. with new clustering options.
+
+    Nothing is re-read or re-encoded; articles are re-assigned in the order they were ingested,
+    and the old stories are replaced in one transaction.
+    """
+    _need_db(db)
+    params = _params(threshold, window_days, half_life_days)
+    with _open(db, params) as stories, _progress_bar("re-clustering") as progress:
+        task = progress.add_task("", total=None)
+        count = stories.recluster(
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    console.print(f"{count} stories in {escape(str(db))}")
+
+
+def _story_table(found: list[Story], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("id", "articles", "languages", "first", "last", "headline"):
+        table.add_column(column, overflow="fold")
+    for story in found:
+        table.add_row(
+            str(story.id),
+            str(story.size),
+            " ".join(story.languages),
+            _when(story.first_seen),
+            _when(story.last_seen),
+            _short(story.headline, 80),
+        )
+    return table
+
+
+def _date(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_date(value)
+    if parsed is None:
+        raise _fail(f"--{name}: cannot read {value!r} as a date (try 2024-05-01)")
+    return parsed
+
+
+@app.command("stories")
+def stories_command(
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    language: Annotated[
+        str | None, typer.Option(help="Only stories with an article in this language.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only stories with an article on or after this date.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only stories that began on or before this date.")
+    ] = None,
+    entity: Annotated[
+        str | None, typer.Option(help="Only stories naming this person, place or organisation.")
+    ] = None,
+    largest: Annotated[bool, typer.Option(help="Largest first instead of newest first.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many (paging).")] = 0,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """List stories, newest first (by their latest article) or largest first.
+
+    Example: storylink stories --language ar --entity Izmir --largest
+    """
+    _need_db(db)
+    with _open(db) as stories:
+        found = stories.stories(
+            language,
+            _date(since, "since"),
+            _date(until, "until"),
+            entity,
+            "largest" if largest else "newest",
+            limit,
+            offset,
+        )
+    if as_json:
+        print(json.dumps([s.to_dict() for s in found], ensure_ascii=False, indent=2))
+    else:
+        console.print(_story_table(found, f"{len(found)} stories"))
+
+
+@app.command("story")
+def story_command(
+    story_id: Annotated[int, typer.Argument(help="The story's id (see storylink stories).")],
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    language: Annotated[
+        str | None, typer.Option(help="Headline in this language when the story has one.")
+    ] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Show one story: headline, languages, sources, key names, articles by language."""
+    _need_db(db)
+    with _open(db) as stories:
+        try:
+            story = stories.story(story_id, language)
+        except KeyError:
+            raise _fail(f"no story {story_id} in {db}") from None
+    if as_json:
+        print(json.dumps(story.to_dict(), ensure_ascii=False, indent=2))
+        return
+    names = ", ".join(f"{e.label} ({e.articles})" for e in story.entities) or "—"
+    places = ", ".join(f"{p.label} ({p.articles})" for p in story.places) or "—"
+    console.print(
+        Panel(
+            f"[bold]{escape(story.headline)}[/]\n"
+            f"{story.size} articles in {', '.join(story.languages)}; "
+            f"{_when(story.first_seen)} → {_when(story.last_seen)}\n"
+            f"sources: {escape(', '.join(story.sources) or '—')}\n"
+            f"people and organisations: {escape(names)}\nplaces: {escape(places)}",
+            title=f"story {story.id}",
+            expand=False,
+        )
+    )
+    for lang, items in story.by_language().items():
+        table = Table(title=f"[{lang}] {len(items)} articles", title_justify="left")
+        for column in ("published", "source", "title", "id"):
+            table.add_column(column, overflow="fold")
+        for item in items:
+            table.add_row(
+                _when(item.published),
+                escape(item.source or ""),
+                _short(item.title or item.origin),
+                item.id,
+            )
+        console.print(table)
+
+
+def _hits_table(hits: list[SearchHit], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("story", "score", "lang", "published", "title", "article"):
+        table.add_column(column, overflow="fold")
+    for hit in hits:
+        table.add_row(
+            str(hit.story_id),
+            f"{hit.similarity:.2f}",
+            hit.article.language,
+            _when(hit.article.published),
+            _short(hit.article.title or hit.article.origin, 70),
+            hit.article.id,
+        )
+    return table
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Text in any language.")],
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 10,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Find stories by meaning, in any language: an English query finds Arabic coverage.
+
+    Example: storylink search "earthquake in Turkey"
+    """
+    _need_db(db)
+    with _open(db) as stories:
+        try:
+            hits = stories.search(query, limit)
+        except ValueError as error:
+            raise _fail(str(error)) from None
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+    else:
+        console.print(_hits_table(hits, f"best match per story for {query!r}"))
+
+
+@app.command()
+def related(
+    article: Annotated[
+        str, typer.Argument(help="An article: its id, URL, ingest number or origin (FILE#N).")
+    ],
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 10,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Show an article's story and the closest articles of other stories."""
+    _need_db(db)
+    with _open(db) as stories:
+        try:
+            item, hits = stories.related(article, limit)
+        except KeyError as error:
+            raise _fail(str(error.args[0])) from None
+        story = stories.story_of([item.id]).get(item.id)
+    if as_json:
+        data = {
+            "article": item.to_dict(),
+            "story_id": story,
+            "related": [h.to_dict() for h in hits],
+        }
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    console.print(f"[{item.language}] {_short(item.title)} — story {story}")
+    console.print(_hits_table(hits, "closest articles of other stories"))
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Output file: .jsonl or .parquet.")],
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    format: Annotated[
+        str | None, typer.Option(help="jsonl or parquet (default: from OUT's suffix).")
+    ] = None,
+) -> None:
+    """Export the stories: JSONL = one story per line with its timeline; Parquet = one row
+    per article with its story id and headline."""
+    _need_db(db)
+    with _open(db) as stories:
+        try:
+            count = stories.export(out, format)
+        except (ValueError, OSError) as error:
+            raise _fail(str(error)) from None
+    console.print(f"wrote {count} rows to {escape(str(out))}")
+
+
+@app.command("eval")
+def eval_command(
+    pairs: Annotated[Path, typer.Argument(help="Labelled pairs (JSONL, SemEval layout).")],
+    db: Annotated[
+        Path | None, typer.Option(help="Keep the store here (default: a temporary one).")
+    ] = None,
+    threshold: Annotated[float | None, typer.Option(help=THRESHOLD_HELP)] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Measure story clustering on labelled pairs.
+
+    Ingests the pairs' articles into a fresh store and reports pairwise precision, recall and
+    F1 of "same story" (gold: Overall ≤ 2 same, ≥ 3 different; pairs in between are left out).
+    """
+    import tempfile
+
+    try:
+        labelled = load_pairs(pairs)
+    except (OSError, ReadError) as error:
+        raise _fail(str(error)) from None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = db or Path(scratch) / "eval.db"
+        if path.exists():
+            raise _fail(f"{path} exists; eval needs a fresh store")
+        with (
+            _open(path, _params(threshold, None, None)) as stories,
+            _progress_bar("ingesting pair articles") as progress,
+        ):
+            task = progress.add_task("", total=None)
+            scores = evaluate_clustering(
+                labelled,
+                stories,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    result = {
+        "n_pairs": len(labelled),
+        "clustering": {
+            "precision": round(scores.precision, 4),
+            "recall": round(scores.recall, 4),
+            "f1": round(scores.f1, 4),
+            "n_pairs": scores.n_pairs,
+        },
+    }
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    console.print(
+        f"{len(labelled)} pairs, {scores.n_pairs} with a clear gold label: clustering "
+        f"precision [bold]{scores.precision:.3f}[/], recall [bold]{scores.recall:.3f}[/], "
+        f"F1 [bold]{scores.f1:.3f}[/] ({scores.true_positives} same-story pairs found, "
+        f"{scores.false_positives} wrongly joined, {scores.false_negatives} missed)"
+    )
 
 
 def _version(value: bool) -> None:

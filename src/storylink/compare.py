@@ -222,31 +222,38 @@ class Comparer:
         encoders: EncoderSet | None = None,
         gazetteer: Gazetteer | None = None,
         rule: ScoringRule | None = None,
+        compact_vectors: bool = False,
     ) -> None:
         self.encoders = encoders or default_encoders()
         self.gazetteer = gazetteer or default_gazetteer()
         self.rule = rule or default_rule()
+        self.compact_vectors = compact_vectors  # float16-rounded, as a store keeps them
         self._prepared: dict[tuple[str, datetime | None, str | None], PreparedArticle] = {}
 
     def prepare(self, article: Article) -> PreparedArticle:
-        """Language, names, dates and numbers of an article (vectors come per encoder)."""
+        """Language, names, dates and numbers of an article (vectors come per encoder).
+
+        Kept per article, so that scoring many pairs analyses each article once.
+        """
         key = (article.id, article.published, article.language)  # id hashes title and text
         cached = self._prepared.get(key)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._prepared[key] = self._analysed(article)
+        return cached
+
+    def _analysed(self, article: Article) -> PreparedArticle:
         article = with_language(article)
         text = article.full_text
         dates = find_dates(text, article.language or UNDETERMINED, article.published)
-        prepared = PreparedArticle(
+        return PreparedArticle(
             article, profile(article, self.gazetteer), dates, find_numbers(text, dates)
         )
-        self._prepared[key] = prepared
-        return prepared
 
     def vectors(self, prepared: PreparedArticle, encoder: Encoder) -> ArticleVectors:
         """An article's vectors from one encoder, computed once."""
         if encoder.name not in prepared.vectors:
-            prepared.vectors[encoder.name] = self.encoders.vectors(prepared.article, encoder)
+            vectors = self.encoders.vectors(prepared.article, encoder)
+            prepared.vectors[encoder.name] = vectors.compact() if self.compact_vectors else vectors
         return prepared.vectors[encoder.name]
 
     def choose_encoder(self, a: PreparedArticle, b: PreparedArticle) -> Encoder:
@@ -261,13 +268,30 @@ class Comparer:
                 raise CompareError(f"{origin}: {error}") from error
         return self.encoders.choose([a.language, b.language])
 
+    def home_encoder(self, prepared: PreparedArticle) -> Encoder:
+        """The encoder for this article alone (USE for its 16 languages, else e5)."""
+        return self.choose_encoder(prepared, prepared)
+
+    def analyse(self, article: Article) -> PreparedArticle:
+        """Names, dates, numbers and home-encoder vectors: what a store keeps of an article.
+
+        Not kept by the comparer (a stream of articles would fill memory); raises
+        `CompareError` for an article whose language no encoder knows.
+        """
+        prepared = self._analysed(article)
+        self.vectors(prepared, self.home_encoder(prepared))
+        return prepared
+
     def features(self, a: Article, b: Article) -> dict[str, float]:
         """Only the rule's input features (used to fit the rule)."""
         return self.compare(a, b).features
 
     def compare(self, a: Article, b: Article) -> PairScore:
         """Score two articles; raises `CompareError` if they cannot be compared."""
-        pa, pb = self.prepare(a), self.prepare(b)
+        return self.score(self.prepare(a), self.prepare(b))
+
+    def score(self, pa: PreparedArticle, pb: PreparedArticle) -> PairScore:
+        """Score two prepared articles (vectors a pair's encoder lacks are computed here)."""
         encoder = self.choose_encoder(pa, pb)
         rule = self.rule.encoders.get(encoder.name)
         if rule is None:

@@ -200,6 +200,18 @@ class ArticleVectors:
     document_vector: np.ndarray  # the whole text encoded at once
     sentence_mean_vector: np.ndarray  # mean of the sentence vectors
 
+    def compact(self) -> ArticleVectors:
+        """The same vectors rounded through float16, exactly as a store keeps them."""
+        rounded = self.sentence_vectors.astype(np.float16).astype(np.float32)
+        return ArticleVectors(
+            self.encoder,
+            self.sentences,
+            rounded,
+            None if self.title_vector is None else _float16(self.title_vector),
+            _float16(self.document_vector),
+            unit(rounded.mean(axis=0)),
+        )
+
 
 class EncoderSet:
     """Picks the encoder for a set of languages: USE when it knows them all, else e5.
@@ -220,7 +232,8 @@ class EncoderSet:
         self.only = only
         self._encoders: dict[str, Encoder] = {}
 
-    def _get(self, name: str) -> Encoder:
+    def encoder(self, name: str) -> Encoder:
+        """An encoder by name, loaded on first use."""
         if name not in self._encoders:
             log.info("loading encoder %s", name)
             encoder: Encoder = (
@@ -231,7 +244,7 @@ class EncoderSet:
 
     def choose(self, languages: Sequence[str]) -> Encoder:
         """The encoder for articles in these languages, loaded on first use."""
-        return self._get(self.encoder_name(languages))
+        return self.encoder(self.encoder_name(languages))
 
     def encoder_name(self, languages: Sequence[str]) -> str:
         """Which encoder `choose` would give, without loading it; raises for unknown languages."""
@@ -277,14 +290,20 @@ class EncoderSet:
             found,
             sentence_vectors,
             title,
-            _unit(encoded[: len(pieces)].mean(axis=0)),
-            _unit(sentence_vectors.mean(axis=0)),
+            unit(encoded[: len(pieces)].mean(axis=0)),
+            unit(sentence_vectors.mean(axis=0)),
         )
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    unit: np.ndarray = vector / max(float(np.linalg.norm(vector)), 1e-12)
-    return unit
+def unit(vector: np.ndarray) -> np.ndarray:
+    """The vector scaled to length 1 (a zero vector stays zero)."""
+    scaled: np.ndarray = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    return scaled
+
+
+def _float16(vector: np.ndarray) -> np.ndarray:
+    rounded: np.ndarray = vector.astype(np.float16).astype(np.float32)
+    return rounded
 
 
 def _pieces(text: str, size: int) -> list[str]:

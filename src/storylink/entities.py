@@ -228,6 +228,13 @@ def _spacy(language: str) -> Any:
         return None
 
 
+def search_key(name: str) -> str:
+    """A name as a user would type it in Latin letters: "İzmir" → "izmir", "Aydın" → "aydin"."""
+    from anyascii import anyascii
+
+    return " ".join(anyascii(fold(name)).lower().split())
+
+
 def skeleton(text: str, long_vowels: bool = False) -> str:
     """Consonant skeleton of a name's transliteration: "Vladimir Putin" → "fldmrbtn".
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,3 +94,74 @@ def grouped_folds(pairs: Sequence[LabelledPair], k: int = 5, seed: int = 0) -> l
     for group in sorted(order, key=len, reverse=True):
         min(folds, key=len).extend(group)
     return folds
+
+
+@dataclass(frozen=True)
+class ClusteringScores:
+    """Pairwise precision/recall/F1 of "same story" decisions on labelled article pairs."""
+
+    precision: float
+    recall: float
+    f1: float
+    n_pairs: int
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def pairwise_clustering(
+    pairs: Sequence[tuple[str, str, bool]], story_of: Mapping[str, int]
+) -> ClusteringScores:
+    """Score a clustering on (article a, article b, gold same story) pairs.
+
+    A pair counts as predicted "same" when both articles are in one story; an article missing
+    from `story_of` (skipped at ingest) is a story of its own.
+    """
+    tp = fp = fn = 0
+    for a, b, gold in pairs:
+        same = a in story_of and story_of.get(a) == story_of.get(b)
+        tp += same and gold
+        fp += same and not gold
+        fn += gold and not same
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return ClusteringScores(precision, recall, _f1(precision, recall), len(pairs), tp, fp, fn)
+
+
+def labelled_story_pairs(
+    pairs: Sequence[LabelledPair], same: float = 2.0, different: float = 3.0
+) -> list[tuple[str, str, bool]]:
+    """Gold same-story pairs: Overall ≤ `same` is one story, ≥ `different` two; the rest
+    (annotators undecided) is left out."""
+    gold = []
+    for pair in pairs:
+        overall = pair.scores["overall"]
+        if overall <= same or overall >= different:
+            gold.append((pair.a.id, pair.b.id, overall <= same))
+    return gold
+
+
+def bcubed(gold: Mapping[str, str], story_of: Mapping[str, int]) -> tuple[float, float, float]:
+    """BCubed precision, recall and F1 of a clustering against gold clusters (article id →
+    gold story label), over the articles that have a gold label."""
+    ids = list(gold)
+    predicted = {i: story_of.get(i, -1 - n) for n, i in enumerate(ids)}  # missing: singleton
+    by_gold: dict[str, set[str]] = {}
+    by_predicted: dict[int, set[str]] = {}
+    for i in ids:
+        by_gold.setdefault(gold[i], set()).add(i)
+        by_predicted.setdefault(predicted[i], set()).add(i)
+    precision = recall = 0.0
+    for i in ids:
+        mine, truth = by_predicted[predicted[i]], by_gold[gold[i]]
+        overlap = len(mine & truth)
+        precision += overlap / len(mine)
+        recall += overlap / len(truth)
+    if not ids:
+        return 0.0, 0.0, 0.0
+    precision, recall = precision / len(ids), recall / len(ids)
+    return precision, recall, _f1(precision, recall)

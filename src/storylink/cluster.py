@@ -1,0 +1,225 @@
+"""Group a stream of articles into stories, online and across languages.
+
+Each new article is compared with a few candidate stories: those whose articles are its nearest
+neighbours in its encoder's space (`Neighbours`), plus, across encoder spaces (e.g. a Greek
+article, encoded by e5, against stories told in USE languages), recent stories that share a
+name with it. The pair scorer decides against each candidate's representative articles (the
+most central ones and the latest); the probability fades with the time between the article and
+the story (stories go cold), and stories outside the time window are not candidates at all.
+The article joins the best story if that faded probability reaches the threshold, else it
+starts a new one. Same input order, same stories.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .compare import CompareError, Comparer, PreparedArticle
+from .encode import unit
+from .entities import shared_names
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """How eagerly articles join stories; every field is a measured default (RESULTS.md)."""
+
+    threshold: float = 0.5  # faded same-story probability needed to join a story
+    window_days: float = 7.0  # a story is a candidate until this long after its last article
+    half_life_days: float = 7.0  # the probability halves per this many days away from a story
+    neighbours: int = 30  # nearest articles looked up per new article
+    candidates: int = 4  # stories scored per new article
+    representatives: int = 3  # articles of a story the new one is compared with
+    min_cosine: float = 0.2  # neighbours less similar than this do not make a story a candidate
+    scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, not {self.threshold}")
+        if self.window_days <= 0 or self.half_life_days <= 0:
+            raise ValueError("window_days and half_life_days must be positive")
+        if min(self.neighbours, self.candidates, self.representatives) < 1:
+            raise ValueError("neighbours, candidates and representatives must be at least 1")
+
+
+@dataclass
+class StoryState:
+    """What clustering needs to know of a story while it runs."""
+
+    id: int
+    members: list[int] = field(default_factory=list)  # article seqs in joining order
+    first_ts: float | None = None
+    last_ts: float | None = None
+    spaces: set[str] = field(default_factory=set)  # encoders of its members
+    centrality: dict[int, float] = field(default_factory=dict)
+    headline: int = 0
+
+    def gap_days(self, ts: float | None) -> float:
+        """Days between a time and this story's span (0 inside it or when either is unknown)."""
+        if ts is None or self.first_ts is None or self.last_ts is None:
+            return 0.0
+        if ts < self.first_ts:
+            return (self.first_ts - ts) / DAY
+        return max(0.0, ts - self.last_ts) / DAY
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where an article went: its story, whether it started it, and the deciding probability."""
+
+    seq: int
+    story_id: int
+    new_story: bool
+    probability: float
+    compared: int
+
+
+Neighbours = Callable[[str, np.ndarray, int], list[tuple[int, float]]]
+Loader = Callable[[int], PreparedArticle]
+
+
+class OnlineClusterer:
+    """Assigns articles to stories one at a time; `assign` is the whole algorithm.
+
+    `neighbours(encoder, vector, k)` gives the (seq, cosine) of earlier articles with that home
+    encoder; `load(seq)` gives an earlier article's analysis. Both are the caller's (the story
+    store keeps an index and a cache), so this module needs no database.
+    """
+
+    def __init__(
+        self,
+        comparer: Comparer,
+        neighbours: Neighbours,
+        load: Loader,
+        params: ClusterParams | None = None,
+        next_story_id: int = 1,
+    ) -> None:
+        self.comparer = comparer
+        self.neighbours = neighbours
+        self.load = load
+        self.params = params or ClusterParams()
+        self.stories: dict[int, StoryState] = {}
+        self.story_of: dict[int, int] = {}
+        self.encoder_of: dict[int, str] = {}
+        self.document: dict[int, np.ndarray] = {}
+        self.lacking: dict[str, set[int]] = {}  # encoder → stories with no member encoded by it
+        self.next_story_id = next_story_id
+
+    def restore(
+        self, seq: int, encoder: str, document: np.ndarray, ts: float | None, story_id: int
+    ) -> None:
+        """Re-enter an already assigned article (when resuming from a store)."""
+        story = self.stories.get(story_id) or self._new_story(story_id)
+        self._join(story, seq, encoder, document, ts, update_centrality=False)
+
+    def finish_restore(self) -> None:
+        for story in self.stories.values():
+            self._update_centrality(story)
+
+    def assign(self, seq: int, encoder: str, prepared: PreparedArticle) -> Decision:
+        """Put one article into the best story, or a new one; returns the decision."""
+        ts = prepared.article.published.timestamp() if prepared.article.published else None
+        document = prepared.vectors[encoder].document_vector
+        best_story, best_probability, compared = None, 0.0, 0
+        for story in self._candidates(encoder, document, ts, prepared):
+            probability = 0.0
+            for rep in self._representatives(story):
+                try:
+                    score = self.comparer.score(prepared, self.load(rep))
+                except CompareError:
+                    continue
+                compared += 1
+                probability = max(probability, score.probability)
+            probability *= 0.5 ** (story.gap_days(ts) / self.params.half_life_days)
+            if probability > best_probability:
+                best_story, best_probability = story, probability
+        new_story = best_story is None or best_probability < self.params.threshold
+        if new_story:
+            best_story = self._new_story(self.next_story_id)
+        assert best_story is not None
+        self._join(best_story, seq, encoder, document, ts)
+        return Decision(seq, best_story.id, new_story, best_probability, compared)
+
+    def _candidates(
+        self, encoder: str, document: np.ndarray, ts: float | None, prepared: PreparedArticle
+    ) -> list[StoryState]:
+        """Stories worth scoring: near neighbours' stories, then name-sharing ones elsewhere."""
+        params = self.params
+        best: dict[int, float] = {}
+        for seq, cosine in self.neighbours(encoder, document, params.neighbours):
+            story_id = self.story_of.get(seq)
+            if cosine < params.min_cosine or story_id is None:
+                continue
+            if self.stories[story_id].gap_days(ts) > params.window_days:
+                continue
+            best[story_id] = max(best.get(story_id, -1.0), cosine)
+        ranked = sorted(best, key=lambda s: (-best[s], s))[: params.candidates]
+        chosen = [self.stories[s] for s in ranked]
+        # stories with no member in this encoder's space are invisible to its index
+        unseen = self.lacking.setdefault(encoder, set(self.stories))
+        recent = sorted((self.stories[s] for s in unseen), key=_recency)[: params.scan_stories]
+        elsewhere = [story for story in recent if story.gap_days(ts) <= params.window_days]
+        shared = []
+        for story in elsewhere:
+            count = len(shared_names(prepared.names, self.load(story.headline).names))
+            if count:
+                shared.append((count, story))
+        shared.sort(key=lambda item: (-item[0], item[1].id))
+        return chosen + [story for _, story in shared[: params.candidates]]
+
+    def _new_story(self, story_id: int) -> StoryState:
+        story = self.stories[story_id] = StoryState(story_id)
+        self.next_story_id = max(self.next_story_id, story_id + 1)
+        for unseen in self.lacking.values():
+            unseen.add(story_id)
+        return story
+
+    def _representatives(self, story: StoryState) -> list[int]:
+        central = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
+        chosen = central[: self.params.representatives - 1]
+        latest = story.members[-1]
+        return chosen if latest in chosen else [*chosen, latest]
+
+    def _join(
+        self,
+        story: StoryState,
+        seq: int,
+        encoder: str,
+        document: np.ndarray,
+        ts: float | None,
+        update_centrality: bool = True,
+    ) -> None:
+        story.members.append(seq)
+        story.spaces.add(encoder)
+        self.lacking.setdefault(encoder, set(self.stories)).discard(story.id)
+        if ts is not None:
+            story.first_ts = ts if story.first_ts is None else min(story.first_ts, ts)
+            story.last_ts = ts if story.last_ts is None else max(story.last_ts, ts)
+        self.story_of[seq] = story.id
+        self.encoder_of[seq] = encoder
+        self.document[seq] = document
+        if update_centrality:
+            self._update_centrality(story)
+
+    def _update_centrality(self, story: StoryState) -> None:
+        """Cosine of each member to its encoder space's centroid; the headline is the top one
+        in the space holding most members."""
+        by_space: dict[str, list[int]] = {}
+        for seq in story.members:
+            by_space.setdefault(self.encoder_of[seq], []).append(seq)
+        for members in by_space.values():
+            matrix = np.vstack([self.document[m] for m in members])
+            values = matrix @ unit(matrix.mean(axis=0))
+            story.centrality.update(zip(members, values.tolist(), strict=True))
+        main = max(by_space.values(), key=lambda members: (len(members), -members[0]))
+        story.headline = max(main, key=lambda m: (story.centrality[m], -m))
+
+
+def _recency(story: StoryState) -> tuple[float, int]:
+    last = story.last_ts if story.last_ts is not None else -math.inf
+    return (-last, -story.id)

@@ -1,0 +1,269 @@
+"""Stories: ingest into a real SQLite store, cluster across languages, query, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from storylink.article import Article
+from storylink.cluster import ClusterParams
+from storylink.compare import Comparer
+from storylink.demo import example_articles, examples_path
+from storylink.encode import EncoderSet
+from storylink.entities import search_key
+from storylink.store import SCHEMA_VERSION, SQLiteStore, StoreError
+from storylink.stories import StoryStore
+
+
+@pytest.fixture(scope="module")
+def story_comparer() -> Comparer:
+    return Comparer(encoders=EncoderSet(None), compact_vectors=True)
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory, story_comparer: Comparer) -> Path:
+    """A store holding the 22 example articles (5 stories, 13 languages)."""
+    path = tmp_path_factory.mktemp("stories") / "examples.db"
+    with StoryStore(path, comparer=story_comparer) as stories:
+        report = stories.ingest([examples_path()])
+    assert (report.read, report.added, report.skipped) == (22, 22, [])
+    return path
+
+
+def gold_groups() -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = defaultdict(set)
+    for story, article in example_articles():
+        groups[story].add(article.id)
+    return {frozenset(g) for g in groups.values()}
+
+
+def stored_groups(stories: StoryStore) -> set[frozenset[str]]:
+    return {frozenset(a.id for a in s.timeline) for s in stories.stories(limit=100)}
+
+
+def test_examples_group_into_their_stories_across_languages_and_scripts(
+    ingested: Path, story_comparer: Comparer
+) -> None:
+    with StoryStore(ingested, comparer=story_comparer) as stories:
+        assert stored_groups(stories) == gold_groups()
+        quake = next(
+            s for s in stories.stories(limit=10) if "ar" in s.languages and "el" in s.languages
+        )
+        assert set(quake.languages) == {"en", "tr", "ar", "ru", "el", "fr"}
+        assert "izmir" in [search_key(p.label) for p in quake.places]
+        assert quake.first_seen is not None and quake.last_seen is not None
+        assert quake.first_seen <= quake.last_seen
+        assert len(quake.sources) == 6
+        assert [a.published for a in quake.timeline] == sorted(a.published for a in quake.timeline)
+        arabic = stories.story(quake.id, language="ar")
+        assert arabic.headline.startswith("زلزال")
+        by_language = arabic.by_language()
+        assert list(by_language) == arabic.languages and len(by_language["el"]) == 1
+
+
+def test_reingest_adds_nothing(ingested: Path, story_comparer: Comparer) -> None:
+    with StoryStore(ingested, comparer=story_comparer) as stories:
+        before = stories.store.count("stories")
+        report = stories.ingest([examples_path()])
+        assert (report.added, report.duplicates) == (0, 22)
+        assert stories.store.count("articles") == 22
+        assert stories.store.count("stories") == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "earthquake in Izmir, Turkey",  # English → finds the story, told also in Arabic, Greek
+        "زلزال قوي في تركيا",  # Arabic
+        "Землетрясение в Турции",  # Russian, Cyrillic
+    ],
+)
+def test_search_finds_the_story_in_any_script(
+    ingested: Path, story_comparer: Comparer, query: str
+) -> None:
+    with StoryStore(ingested, comparer=story_comparer) as stories:
+        hits = stories.search(query, limit=3)
+        quake = stories.story(hits[0].story_id)
+        assert "izmir" in [search_key(p.label) for p in quake.places]
+        assert len({h.story_id for h in hits}) == len(hits)  # one hit per story
+
+
+def test_search_for_the_chip_pact_in_japanese(ingested: Path, story_comparer: Comparer) -> None:
+    with StoryStore(ingested, comparer=story_comparer) as stories:
+        top = stories.story(stories.search("半導体の供給網に関する協定", limit=1)[0].story_id)
+        assert {"en", "ja", "he"} <= set(top.languages)
+
+
+def test_filters_related_and_unknown_ids(ingested: Path, story_comparer: Comparer) -> None:
+    with StoryStore(ingested, comparer=story_comparer) as stories:
+        assert {s.size for s in stories.stories(language="he")} == {6}
+        assert len(stories.stories(entity="Marseille")) == 2
+        assert stories.stories(entity="Atlantis") == []
+        # a place typed in another script finds the story: Arabic "Izmir", Cyrillic "Cairo"
+        assert [s.size for s in stories.stories(entity="إزمير")] == [6]
+        (nile,) = stories.stories(entity="Каир")
+        assert "fa" in nile.languages
+        assert [s.size for s in stories.stories(order="largest", limit=3)] == [6, 6, 6]
+        assert len(stories.stories(limit=2)) == 2
+        quake_en = next(a for _, a in example_articles() if a.title.startswith("Magnitude 6.1"))
+        item, hits = stories.related(quake_en.id, limit=3)
+        assert item.id == quake_en.id and hits
+        own = stories.story_of([quake_en.id])[quake_en.id]
+        assert all(h.story_id != own for h in hits)
+        with pytest.raises(KeyError):
+            stories.story(9999)
+        with pytest.raises(KeyError):
+            stories.related("no-such-article")
+        with pytest.raises(ValueError, match="empty query"):
+            stories.search("  ")
+
+
+def test_recluster_reproduces_the_same_stories(ingested: Path, story_comparer: Comparer) -> None:
+    with StoryStore(ingested, comparer=story_comparer) as stories:
+        before = {s.id: [a.id for a in s.timeline] for s in stories.stories(limit=100)}
+        assert stories.recluster() == len(before)
+        after = {s.id: [a.id for a in s.timeline] for s in stories.stories(limit=100)}
+        assert after == before
+        # a strict threshold splits stories; the default brings them back
+        assert stories.recluster(ClusterParams(threshold=0.99)) > len(before)
+        assert stories.recluster(ClusterParams()) == len(before)
+
+
+def test_parameters_are_remembered_by_the_database(
+    tmp_path: Path, story_comparer: Comparer
+) -> None:
+    path = tmp_path / "p.db"
+    articles = [a for _, a in example_articles()][:2]
+    with StoryStore(path, params=ClusterParams(threshold=0.7), comparer=story_comparer) as s:
+        s.add(articles)
+    with StoryStore(path, comparer=story_comparer) as s:
+        assert s.params.threshold == 0.7
+
+
+def test_export_jsonl_and_parquet(ingested: Path, story_comparer: Comparer, tmp_path: Path) -> None:
+    import pandas as pd
+
+    with StoryStore(ingested, comparer=story_comparer) as stories:
+        assert stories.export(tmp_path / "s.jsonl") == 5
+        assert stories.export(tmp_path / "a.parquet") == 22
+        frame = stories.to_pandas()
+    lines = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text("utf-8").splitlines()]
+    assert sum(len(story["timeline"]) for story in lines) == 22
+    table = pd.read_parquet(tmp_path / "a.parquet")
+    assert len(table) == 22 and table["story_id"].nunique() == 5
+    assert set(table["language"]) == set(frame["language"])
+    assert str(frame["published"].dtype).startswith("datetime64")
+
+
+def test_bad_inputs_in_a_batch_are_reported_and_the_rest_kept(
+    tmp_path: Path, story_comparer: Comparer
+) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    good = [a for _, a in example_articles()][:3]
+    lines = [json.dumps({"title": a.title, "text": a.text, "date": "2026-03-14"}) for a in good]
+    lines.insert(1, "{not json")
+    lines.append(json.dumps({"title": "Numbers", "text": "12345 67890 +++ 42 ### 7 ..."}))
+    (inputs / "feed.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    (inputs / "empty.txt").write_bytes(b"")
+    (inputs / "blob.html").write_bytes(bytes(range(256)) * 8)
+    with StoryStore(tmp_path / "bad.db", comparer=story_comparer) as stories:
+        report = stories.ingest([inputs])
+        assert report.added == 3
+        assert stories.store.count("memberships") == 3
+    problems = "\n".join(report.skipped)
+    assert "feed.jsonl#2" in problems  # malformed line, named by its line number
+    assert "empty.txt" in problems and "blob.html" in problems
+    assert "language" in problems  # the article no encoder can read
+    assert len(report.skipped) == 4
+
+
+def test_store_refuses_foreign_and_newer_databases(tmp_path: Path) -> None:
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreError, match="not one made by storylink"):
+        SQLiteStore(foreign)
+    newer = tmp_path / "newer.db"
+    SQLiteStore(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer"):
+        SQLiteStore(newer)
+    (tmp_path / "text.db").write_text("hello, not a database" * 100)
+    with pytest.raises(StoreError):
+        SQLiteStore(tmp_path / "text.db")
+
+
+def test_a_second_writer_is_refused(tmp_path: Path, story_comparer: Comparer) -> None:
+    path = tmp_path / "lock.db"
+    with StoryStore(path, comparer=story_comparer) as first:
+        held = first._lock()
+        try:
+            with pytest.raises(StoreError, match="another storylink process"):
+                first.add([Article("Title", "Some text about the weather in Paris today.")])
+        finally:
+            held.close()
+
+
+def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    """SIGKILL a real `storylink ingest` midway, run it again: every article once, one story."""
+    db = tmp_path / "killed.db"
+    command = [
+        sys.executable,
+        "-m",
+        "storylink",
+        "ingest",
+        str(examples_path()),
+        "--db",
+        str(db),
+        "--batch-size",
+        "2",
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    stored = 0
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if db.exists():
+                try:
+                    with sqlite3.connect(db, timeout=5) as conn:
+                        stored = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+                except sqlite3.OperationalError:
+                    stored = 0
+            if stored >= 6:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "ingest finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert 6 <= stored < 22
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    with sqlite3.connect(db) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM articles")]
+        members = conn.execute("SELECT seq, story_id FROM memberships").fetchall()
+        sizes = conn.execute("SELECT SUM(size) FROM stories").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM articles a LEFT JOIN memberships m ON m.seq = a.seq "
+            "WHERE m.story_id IS NULL"
+        ).fetchone()[0]
+    assert len(ids) == len(set(ids)) == 22
+    assert len(members) == 22 and orphans == 0 and sizes == 22
+    with StoryStore(db) as stories:
+        assert stored_groups(stories) == gold_groups()

@@ -255,6 +255,33 @@ def demo(
         pairs[0],
     )
     print_score(shown.score, shown.a, shown.b)
+    _demo_stories()
+
+
+def _demo_stories() -> None:
+    """Group the example articles into stories in a scratch database, as `ingest` would."""
+    import tempfile
+
+    from .demo import examples_path
+
+    with tempfile.TemporaryDirectory() as scratch, StoryStore(Path(scratch) / "demo.db") as store:
+        with _progress_bar("grouping the examples into stories") as progress:
+            task = progress.add_task("", total=None)
+            store.ingest(
+                [examples_path()],
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        found = store.stories(order="largest", limit=20)
+        console.print(
+            _story_table(found, "\nThe same articles grouped into stories (storylink ingest)")
+        )
+        quake = store.search("earthquake in Turkey", limit=1)
+        if quake:
+            story = store.story(quake[0].story_id, language="ar")
+            console.print(
+                f'storylink search "earthquake in Turkey" → story {story.id}, headline in '
+                f"Arabic: {escape(story.headline)}"
+            )
 
 
 # ------------------------------------------------------------------------------- stories

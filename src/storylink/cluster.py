@@ -29,12 +29,12 @@ DAY = 86_400.0
 class ClusterParams:
     """How eagerly articles join stories; every field is a measured default (RESULTS.md)."""
 
-    threshold: float = 0.5  # faded same-story probability needed to join a story
-    window_days: float = 7.0  # a story is a candidate until this long after its last article
-    half_life_days: float = 7.0  # the probability halves per this many days away from a story
+    threshold: float = 0.4  # faded same-story probability needed to join a story
+    window_days: float = 90.0  # a story is a candidate until this long after its last article
+    half_life_days: float = 90.0  # the probability halves per this many days away from a story
     neighbours: int = 30  # nearest articles looked up per new article
-    candidates: int = 4  # stories scored per new article
-    representatives: int = 3  # articles of a story the new one is compared with
+    candidates: int = 8  # stories scored per new article
+    representatives: int = 2  # articles of a story the new one is compared with
     min_cosine: float = 0.2  # neighbours less similar than this do not make a story a candidate
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
 

@@ -59,7 +59,7 @@ def tfidf_clustering(pairs: Sequence[LabelledPair], threshold: float) -> dict[st
 
 def line(name: str, scores: ClusteringScores, extra: str = "") -> str:
     return (
-        f"{name:58s} P {scores.precision:.3f}  R {scores.recall:.3f}  F1 {scores.f1:.3f}"
+        f"{name:32s} P {scores.precision:.3f}  R {scores.recall:.3f}  F1 {scores.f1:.3f}"
         f"  (tp {scores.true_positives}, fp {scores.false_positives}, "
         f"fn {scores.false_negatives}){extra}"
     )
@@ -136,29 +136,34 @@ def main() -> None:
                 scores = evaluate_clustering(pairs, stories)
                 print(f"ingested {len(ids)} articles in {time.perf_counter() - started:.0f} s")
             default = ClusterParams()
+            print(
+                "setting: in-sample rule (fitted on these pairs) | rule refitted without the fold"
+            )
             for name, params in (
                 ("storylink defaults", default),
                 ("  threshold 0.5", replace(default, threshold=0.5)),
                 ("  threshold 0.35", replace(default, threshold=0.35)),
-                ("  window 7 d, half-life 7 d", replace(default, window_days=7, half_life_days=7)),
+                ("  window and half-life 7 d", replace(default, window_days=7, half_life_days=7)),
                 (
-                    "  window 90 d, half-life 10 y",
-                    replace(default, window_days=90, half_life_days=3650),
+                    "  window and half-life 30 d",
+                    replace(default, window_days=30, half_life_days=30),
                 ),
+                ("  half-life 90 d", replace(default, half_life_days=90)),
+                ("  half-life 365 d", replace(default, half_life_days=365)),
                 ("  candidates 4", replace(default, candidates=4)),
                 ("  representatives 1", replace(default, representatives=1)),
+                ("  representatives 3", replace(default, representatives=3)),
             ):
                 stories.recluster(params)
                 scores = pairwise_clustering(gold, stories.story_of(ids))
-                print(line(f"{name} (in-sample rule)", scores))
-            runs = cross_validated(stories, pairs, default)
-            f1 = [r.f1 for r in runs]
-            print(
-                f"storylink defaults, rule refitted without the fold (grouped 5-fold x3): "
-                f"F1 {np.mean(f1):.3f} (min {min(f1):.3f}, max {max(f1):.3f}); "
-                f"P {np.mean([r.precision for r in runs]):.3f} "
-                f"R {np.mean([r.recall for r in runs]):.3f}"
-            )
+                runs = cross_validated(stories, pairs, params)
+                f1 = [r.f1 for r in runs]
+                print(
+                    line(name, scores)
+                    + f" | CV F1 {np.mean(f1):.3f} ({min(f1):.3f}–{max(f1):.3f}), "
+                    f"P {np.mean([r.precision for r in runs]):.3f} "
+                    f"R {np.mean([r.recall for r in runs]):.3f}"
+                )
 
 
 if __name__ == "__main__":

@@ -425,16 +425,17 @@ def recluster(
 
 def _story_table(found: list[Story], title: str) -> Table:
     table = Table(title=title)
-    for column in ("id", "articles", "languages", "first", "last", "headline"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "size", "languages", "from", "to"):
+        table.add_column(column, no_wrap=column != "languages", justify="left")
+    table.add_column("headline", ratio=1, min_width=30)
     for story in found:
         table.add_row(
             str(story.id),
             str(story.size),
             " ".join(story.languages),
-            _when(story.first_seen),
-            _when(story.last_seen),
-            _short(story.headline, 80),
+            _when(story.first_seen)[:10],
+            _when(story.last_seen)[:10],
+            _short(story.headline, 90),
         )
     return table
 

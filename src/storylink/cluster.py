@@ -31,7 +31,7 @@ class ClusterParams:
 
     threshold: float = 0.4  # faded same-story probability needed to join a story
     window_days: float = 90.0  # a story is a candidate until this long after its last article
-    half_life_days: float = 90.0  # the probability halves per this many days away from a story
+    half_life_days: float = 180.0  # the probability halves per this many days away from a story
     neighbours: int = 30  # nearest articles looked up per new article
     candidates: int = 8  # stories scored per new article
     representatives: int = 2  # articles of a story the new one is compared with

@@ -223,7 +223,7 @@ class StoryStore:
     # ---------------------------------------------------------------- indexes and cache
 
     def _index_path(self, encoder: str) -> Path:
-        return self.path.with_name(f"{self.path.name}.{encoder}.hnsw")
+        return self.path.with_name(f"{self.path.name}.{encoder}.npz")
 
     def _index(self, encoder: str, dimension: int | None = None) -> VectorIndex | None:
         """The encoder's index, opened (and caught up with the store) on first use."""

@@ -134,7 +134,8 @@ def main() -> None:
             started = time.perf_counter()
             if stories.store.count("articles") == 0:
                 scores = evaluate_clustering(pairs, stories)
-                print(f"ingested {len(ids)} articles in {time.perf_counter() - started:.0f} s")
+                count = stories.store.count("articles")
+                print(f"ingested {count} articles in {time.perf_counter() - started:.0f} s")
             default = ClusterParams()
             print(
                 "setting: in-sample rule (fitted on these pairs) | rule refitted without the fold"
@@ -151,8 +152,8 @@ def main() -> None:
                 ("  half-life 90 d", replace(default, half_life_days=90)),
                 ("  half-life 365 d", replace(default, half_life_days=365)),
                 ("  candidates 4", replace(default, candidates=4)),
-                ("  representatives 1", replace(default, representatives=1)),
-                ("  representatives 3", replace(default, representatives=3)),
+                ("  latest + most central article", replace(default, central=1)),
+                ("  latest + 2 most central", replace(default, central=2)),
             ):
                 stories.recluster(params)
                 scores = pairwise_clustering(gold, stories.story_of(ids))

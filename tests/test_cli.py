@@ -21,8 +21,10 @@ def storylink(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_teaches() -> None:
     result = storylink("--help")
     assert result.returncode == 0
-    for command in ("compare", "read", "demo"):
+    for command in ("compare", "read", "demo", "ingest", "stories", "search", "eval", "export"):
         assert command in result.stdout
+    ingest_help = storylink("ingest", "--help").stdout
+    assert "--db" in ingest_help and "--threshold" in ingest_help and "Example" in ingest_help
     compare_help = storylink("compare", "--help").stdout
     assert "SOURCE#N" in compare_help and "--json" in compare_help
 
@@ -87,6 +89,42 @@ def test_demo_runs_and_separates_stories() -> None:
     line = next(x for x in result.stdout.splitlines() if x.startswith("same-story pairs"))
     same, different = (float(part.split()[-1].rstrip(";")) for part in line.split(";")[:2])
     assert same < 2 < 3 < different
+    assert "grouped into stories" in result.stdout and "headline in Arabic" in result.stdout
+
+
+def test_story_commands_end_to_end(tmp_path: Path) -> None:
+    """ingest → stories → story → search → related → export → recluster, all --json."""
+    db = str(tmp_path / "cli.db")
+    ingested = storylink("ingest", str(examples_path()), "--db", db, "--json")
+    assert ingested.returncode == 0, ingested.stderr
+    assert json.loads(ingested.stdout)["added"] == 22
+    again = json.loads(storylink("ingest", str(examples_path()), "--db", db, "--json").stdout)
+    assert (again["added"], again["duplicates"]) == (0, 22)
+    listed = json.loads(storylink("stories", "--db", db, "--largest", "--json").stdout)
+    assert [s["size"] for s in listed] == [6, 6, 6, 2, 2]
+    arabic = json.loads(storylink("stories", "--db", db, "--language", "ar", "--json").stdout)
+    assert len(arabic) == 3
+    story_id = str(arabic[0]["id"])
+    shown = json.loads(
+        storylink("story", story_id, "--db", db, "--language", "ar", "--json").stdout
+    )
+    assert shown["id"] == arabic[0]["id"] and shown["timeline"]
+    hits = json.loads(storylink("search", "سد النهضة", "--db", db, "--json").stdout)
+    nile = json.loads(storylink("story", str(hits[0]["story_id"]), "--db", db, "--json").stdout)
+    assert "fa" in nile["languages"]
+    related = storylink("related", f"{examples_path()}#1", "--db", db, "--json")
+    assert related.returncode == 0, related.stderr
+    assert json.loads(related.stdout)["article"]["origin"].endswith("#1")
+    out = tmp_path / "stories.jsonl"
+    assert storylink("export", str(out), "--db", db).returncode == 0
+    assert len(out.read_text("utf-8").splitlines()) == 5
+    assert "5 stories" in storylink("recluster", "--db", db).stdout
+    missing = storylink("stories", "--db", str(tmp_path / "nope.db"))
+    assert missing.returncode == 2 and "no such database" in missing.stderr
+    unknown = storylink("story", "999", "--db", db)
+    assert unknown.returncode == 2 and "no story 999" in unknown.stderr
+    bad_date = storylink("stories", "--db", db, "--since", "soon-ish")
+    assert bad_date.returncode == 2 and "--since" in bad_date.stderr
 
 
 def test_text_that_looks_like_markup_is_printed_as_written(tmp_path: Path) -> None:

@@ -267,3 +267,12 @@ def test_killed_ingest_resumes_without_loss_or_duplicates(tmp_path: Path) -> Non
     assert len(members) == 22 and orphans == 0 and sizes == 22
     with StoryStore(db) as stories:
         assert stored_groups(stories) == gold_groups()
+
+
+def test_cluster_params_validate_and_load_from_other_versions() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        ClusterParams(threshold=1.5)
+    with pytest.raises(ValueError):
+        ClusterParams(window_days=0)
+    saved = {"threshold": 0.6, "representatives": 3}  # a name this version does not have
+    assert ClusterParams.from_dict(saved) == ClusterParams(threshold=0.6)

@@ -3,9 +3,10 @@
 Each new article is compared with a few candidate stories: those whose articles are its nearest
 neighbours in its encoder's space (`Neighbours`), plus, across encoder spaces (e.g. a Greek
 article, encoded by e5, against stories told in USE languages), recent stories that share a
-name with it. The pair scorer decides against each candidate's representative articles (the
-most central ones and the latest); the probability fades with the time between the article and
-the story (stories go cold), and stories outside the time window are not candidates at all.
+name with it. The pair scorer decides against each candidate's representative articles (its
+latest article, and optionally its most central ones); the probability fades with the time
+between the article and the story (stories go cold), and stories outside the time window are
+not candidates at all.
 The article joins the best story if that faded probability reaches the threshold, else it
 starts a new one. Same input order, same stories.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -34,17 +36,23 @@ class ClusterParams:
     half_life_days: float = 180.0  # the probability halves per this many days away from a story
     neighbours: int = 30  # nearest articles looked up per new article
     candidates: int = 8  # stories scored per new article
-    representatives: int = 2  # articles of a story the new one is compared with
+    central: int = 0  # most central articles compared with, besides the story's latest one
     min_cosine: float = 0.2  # neighbours less similar than this do not make a story a candidate
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClusterParams:
+        """Parameters saved by this or another storylink version: unknown names are dropped."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, not {self.threshold}")
         if self.window_days <= 0 or self.half_life_days <= 0:
             raise ValueError("window_days and half_life_days must be positive")
-        if min(self.neighbours, self.candidates, self.representatives) < 1:
-            raise ValueError("neighbours, candidates and representatives must be at least 1")
+        if min(self.neighbours, self.candidates) < 1 or self.central < 0:
+            raise ValueError("neighbours and candidates must be at least 1, central at least 0")
 
 
 @dataclass
@@ -181,7 +189,7 @@ class OnlineClusterer:
 
     def _representatives(self, story: StoryState) -> list[int]:
         central = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
-        chosen = central[: self.params.representatives - 1]
+        chosen = central[: self.params.central]
         latest = story.members[-1]
         return chosen if latest in chosen else [*chosen, latest]
 

@@ -220,7 +220,10 @@ def _spacy(language: str) -> Any:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # es model predates spaCy 3.8; NER still loads
-            return spacy.load(name, exclude=["parser", "lemmatizer", "tagger", "morphologizer"])
+            # NER carries its own embedding layer: the shared tok2vec and the taggers are not
+            # needed, and leaving them out keeps every entity identical (RESULTS.md), 1.6x faster
+            lean = ["parser", "lemmatizer", "tagger", "morphologizer", "tok2vec"]
+            return spacy.load(name, exclude=[*lean, "attribute_ruler", "senter"])
     except OSError:
         log.warning(
             "spaCy model %s is not installed; %s names come from capitals only", name, language

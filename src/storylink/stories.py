@@ -198,11 +198,15 @@ class StoryStore:
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self.path = Path(path)
-        self.comparer = comparer or Comparer(encoders=EncoderSet(None), compact_vectors=True)
+        # one BLAS thread: two threads are 1.4x faster on an idle machine but several times
+        # slower when another job holds a core (RESULTS.md); `workers=2` uses both cores
+        self.comparer = comparer or Comparer(
+            encoders=EncoderSet(None, threads=1), compact_vectors=True
+        )
         self.store: Store = store or SQLiteStore(self.path)
         saved = self.store.setting(PARAMS_SETTING)
         # the parameters a database was clustered with stay its parameters until changed
-        self.params = params or (ClusterParams(**saved) if saved else ClusterParams())
+        self.params = params or (ClusterParams.from_dict(saved) if saved else ClusterParams())
         self.workers = workers
         self.batch_size = batch_size
         self._indexes: dict[str, VectorIndex] = {}

@@ -60,6 +60,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from compare_quality import table  # a benchmark beside this one: markdown tables
+
 BATCH = 64
 K = 30
 M = 16  # HNSW graph degree (hnswlib M, usearch connectivity, faiss M)
@@ -515,14 +517,6 @@ def installed(name: str) -> str | None:
 
 def yes_no(value: bool | None) -> str:
     return "n/a" if value is None else ("yes" if value else "NO")
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    print("| " + " | ".join(header) + " |")
-    print("|---" + "|---:" * (len(header) - 1) + "|")
-    for row in rows:
-        print("| " + " | ".join(str(cell) for cell in row) + " |")
-    print()
 
 
 def data_summary(dim: int) -> str:

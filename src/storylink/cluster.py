@@ -39,6 +39,8 @@ class ClusterParams:
     central: int = 0  # most central articles compared with, besides the story's latest one
     min_cosine: float = 0.2  # neighbours less similar than this do not make a story a candidate
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
+    across_spaces: int = 2  # of those, stories scored (each may need an e5 encoding: slow)
+    across_min_names: int = 2  # names a story must share to be scored across spaces
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterParams:
@@ -136,7 +138,7 @@ class OnlineClusterer:
         best_story, best_probability, compared = None, 0.0, 0
         for story in self._candidates(encoder, document, ts, prepared):
             probability = 0.0
-            for rep in self._representatives(story):
+            for rep in self._representatives(story, encoder):
                 try:
                     score = self.comparer.score(prepared, self.load(rep))
                 except CompareError:
@@ -175,10 +177,10 @@ class OnlineClusterer:
         shared = []
         for story in elsewhere:
             count = len(shared_names(prepared.names, self.load(story.headline).names))
-            if count:
+            if count >= params.across_min_names:
                 shared.append((count, story))
         shared.sort(key=lambda item: (-item[0], item[1].id))
-        return chosen + [story for _, story in shared[: params.candidates]]
+        return chosen + [story for _, story in shared[: params.across_spaces]]
 
     def _new_story(self, story_id: int) -> StoryState:
         story = self.stories[story_id] = StoryState(story_id)
@@ -187,10 +189,13 @@ class OnlineClusterer:
             unseen.add(story_id)
         return story
 
-    def _representatives(self, story: StoryState) -> list[int]:
+    def _representatives(self, story: StoryState, encoder: str) -> list[int]:
+        """The story's latest article (in the new article's encoder space when it has one, so
+        no second encoder must run) and, if asked, its most central ones."""
         central = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
         chosen = central[: self.params.central]
-        latest = story.members[-1]
+        same_space = [m for m in story.members if self.encoder_of[m] == encoder]
+        latest = (same_space or story.members)[-1]
         return chosen if latest in chosen else [*chosen, latest]
 
     def _join(

@@ -238,6 +238,11 @@ def search_key(name: str) -> str:
     return " ".join(anyascii(fold(name)).lower().split())
 
 
+_LABIALS = str.maketrans("pvcq", "bfkk")
+_LONG_VOWELS = str.maketrans("ouie", "wwyy")
+
+
+@lru_cache(maxsize=65_536)  # the same words recur across a stream's articles
 def skeleton(text: str, long_vowels: bool = False) -> str:
     """Consonant skeleton of a name's transliteration: "Vladimir Putin" → "fldmrbtn".
 
@@ -251,9 +256,9 @@ def skeleton(text: str, long_vowels: bool = False) -> str:
     for digraph, single in (("ph", "f"), ("kh", "h"), ("gh", "g"), ("dh", "z"), ("th", "t")):
         latin = latin.replace(digraph, single)
     latin = latin.replace("sh", "s").replace("ch", "s").replace("ck", "k").replace("x", "ks")
-    latin = latin.translate(str.maketrans("pvcq", "bfkk"))
+    latin = latin.translate(_LABIALS)
     if long_vowels:
-        letters = re.sub(r"[^b-df-hj-np-z]", "", latin.translate(str.maketrans("ouie", "wwyy")))
+        letters = re.sub(r"[^b-df-hj-np-z]", "", latin.translate(_LONG_VOWELS))
     else:
         letters = re.sub(r"[^b-df-hj-np-tz]", "", latin)  # vowels, w, y and marks go
     return re.sub(r"(.)\1+", r"\1", letters)
@@ -367,10 +372,9 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     short_names: dict[str, str] = {}
     unspaced = is_unspaced(text)
     for gram, size in _ngrams(text):
-        key = fold(gram)
         if cased and CASED_SCRIPTS.match(gram) and not gram[:1].isupper():
             continue  # in cased scripts names are capitalised: "said" is not "Said"
-        surfaces.setdefault(key, gram)
+        surfaces.setdefault(fold(gram), gram)
         if not unspaced:
             skeletons.setdefault(skeleton(gram), gram)
             if size == 1:

@@ -160,6 +160,13 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def _in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
+    """Values in chunks with their "?,?,…" placeholders: SQLite caps parameters per query."""
+    for start in range(0, len(values), size):
+        chunk = list(values[start : start + size])
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def _timestamp(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment else None
 
@@ -261,9 +268,7 @@ class SQLiteStore:
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(unique):
             rows = self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", chunk)
             found.update(r[0] for r in rows)
         return found
@@ -355,15 +360,8 @@ class SQLiteStore:
 
     def prepared(self, seqs: Sequence[int]) -> dict[int, PreparedArticle]:
         found: dict[int, PreparedArticle] = {}
-        for start in range(0, len(seqs), 500):
-            chunk = list(seqs[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT {ARTICLE_COLUMNS}, a.analysis FROM articles a "
-                f"LEFT JOIN memberships m ON m.seq = a.seq WHERE a.seq IN ({marks})",
-                chunk,
-            )
-            for row in rows:
+        for chunk, marks in _in_chunks(seqs):
+            for row in self._article_rows(chunk, marks, ", a.analysis"):
                 member, article = _member_article(row)
                 found[member.seq] = _prepared_from(article, row[-1])
             vector_rows = self._db.execute(
@@ -455,24 +453,22 @@ class SQLiteStore:
 
     def articles(self, seqs: Sequence[int]) -> list[tuple[Member, Article]]:
         found: dict[int, tuple[Member, Article]] = {}
-        for start in range(0, len(seqs), 500):
-            chunk = list(seqs[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT {ARTICLE_COLUMNS} FROM articles a "
-                f"LEFT JOIN memberships m ON m.seq = a.seq WHERE a.seq IN ({marks})",
-                chunk,
-            )
-            for row in rows:
+        for chunk, marks in _in_chunks(seqs):
+            for row in self._article_rows(chunk, marks):
                 found[row[0]] = _member_article(row)
         return [found[s] for s in seqs if s in found]
+
+    def _article_rows(self, chunk: list[int], marks: str, extra: str = "") -> Any:
+        return self._db.execute(
+            f"SELECT {ARTICLE_COLUMNS}{extra} FROM articles a "
+            f"LEFT JOIN memberships m ON m.seq = a.seq WHERE a.seq IN ({marks})",
+            chunk,
+        )
 
     def story_of(self, ids: Sequence[str]) -> dict[str, int]:
         """Article id → story id, for the given articles that are in a story."""
         found: dict[str, int] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(ids):
             rows = self._db.execute(
                 "SELECT a.id, m.story_id FROM articles a JOIN memberships m ON m.seq = a.seq "
                 f"WHERE a.id IN ({marks})",

@@ -276,3 +276,16 @@ def test_cluster_params_validate_and_load_from_other_versions() -> None:
         ClusterParams(window_days=0)
     saved = {"threshold": 0.6, "representatives": 3}  # a name this version does not have
     assert ClusterParams.from_dict(saved) == ClusterParams(threshold=0.6)
+
+
+def test_adding_in_several_calls_gives_the_same_stories(
+    tmp_path: Path, ingested: Path, story_comparer: Comparer
+) -> None:
+    articles = [a for _, a in example_articles()]
+    with StoryStore(tmp_path / "calls.db", comparer=story_comparer, batch_size=5) as stories:
+        stories.add(articles[:9])
+        stories.add(articles[9:])  # kept state, not re-read from the database
+        in_calls = {s.id: [a.id for a in s.timeline] for s in stories.stories(limit=100)}
+    with StoryStore(ingested, comparer=story_comparer) as stories:
+        at_once = {s.id: [a.id for a in s.timeline] for s in stories.stories(limit=100)}
+    assert in_calls == at_once

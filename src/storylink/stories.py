@@ -213,6 +213,7 @@ class StoryStore:
         self._rebuilding = False
         self._cache: OrderedDict[int, PreparedArticle] = OrderedDict()
         self._saved: set[tuple[int, str]] = set()  # (seq, encoder) of vectors in the store
+        self._live: tuple[OnlineClusterer, int] | None = None  # state, next seq it expects
 
     def __enter__(self) -> StoryStore:
         return self
@@ -271,6 +272,15 @@ class StoryStore:
         self._cache[seq] = prepared
         while len(self._cache) > PREPARED_CACHE:
             self._cache.popitem(last=False)
+
+    def _resumed(self) -> OnlineClusterer:
+        """The clustering state of the store, kept between `add` calls while nobody else
+        writes (checked by the next ingestion number); rebuilt from the store otherwise."""
+        next_seq = self.store.next_seq()
+        if self._live is None or self._live[1] != next_seq or self._live[0].params != self.params:
+            self._indexes.clear()  # another writer may have added articles: catch up too
+            self._live = (self._clusterer(self.params, restore=True), next_seq)
+        return self._live[0]
 
     def _clusterer(self, params: ClusterParams, restore: bool) -> OnlineClusterer:
         clusterer = OnlineClusterer(self.comparer, self._neighbours, self._load, params)
@@ -333,7 +343,7 @@ class StoryStore:
                 else:
                     known.add(article.id)
                     fresh.append(article)
-            clusterer = self._clusterer(self.params, restore=True)
+            clusterer = self._resumed()
             self.store.set_setting(PARAMS_SETTING, asdict(self.params))
             executor = make_executor(self.workers)
             function = (
@@ -356,14 +366,19 @@ class StoryStore:
                         (seq + i, self.comparer.home_encoder(p).name, p)
                         for i, p in enumerate(analysed)
                     ]
+                    self._live = None  # until this batch is committed, memory is ahead
                     decisions, batch = self._assign(clusterer, items, new=True)
                     self._committed(batch)
+                    self._live = (clusterer, seq + len(items))
                     report.added += len(decisions)
                     report.new_stories += sum(d.new_story for d in decisions)
                     report.joined += sum(not d.new_story for d in decisions)
                     done += len(chunk)
                     if on_progress:
                         on_progress(done, len(fresh))
+            except BaseException:
+                self._indexes.clear()  # may hold vectors of a batch that was not committed
+                raise
             finally:
                 executor.close()
             self.save_indexes()
@@ -443,7 +458,11 @@ class StoryStore:
             self._committed(batch)
             self.store.set_setting(PARAMS_SETTING, asdict(self.params))
             self.save_indexes()
+            self._live = None
             return len(clusterer.stories)
+        except BaseException:
+            self._indexes.clear()  # half-rebuilt: the saved files still match the store
+            raise
         finally:
             self._rebuilding = False
             lock.close()

@@ -37,7 +37,7 @@ class ClusterParams:
     neighbours: int = 30  # nearest articles looked up per new article
     candidates: int = 8  # stories scored per new article
     central: int = 0  # most central articles compared with, besides the story's latest one
-    min_cosine: float = 0.2  # neighbours less similar than this do not make a story a candidate
+    min_cosine: float = 0.35  # neighbours less similar than this do not make a story a candidate
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
     across_spaces: int = 2  # of those, stories scored (each may need an e5 encoding: slow)
     across_min_names: int = 2  # names a story must share to be scored across spaces

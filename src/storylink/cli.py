@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import mean
 from typing import Annotated, Any
@@ -286,7 +286,8 @@ def _demo_stories() -> None:
 
 # ------------------------------------------------------------------------------- stories
 
-DB_OPTION = typer.Option("--db", help="The story database (SQLite file, created if missing).")
+DB_OPTION = typer.Option("--db", help="The story database (a SQLite file made by ingest).")
+NEW_DB_OPTION = typer.Option("--db", help="The story database (SQLite file, created if missing).")
 JSON_OPTION = typer.Option("--json", help="Print JSON instead of tables.")
 
 
@@ -335,7 +336,12 @@ def _progress_bar(description: str) -> Any:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
+    """A time in UTC, so that a timeline reads in order whatever zones the sources used."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def _count(n: int, noun: str, plural: str = "") -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
 THRESHOLD_HELP = "Same-story probability an article needs to join a story (0–1)."
@@ -348,7 +354,7 @@ def ingest(
     sources: Annotated[
         list[str], typer.Argument(help="Files, directories (recursive), globs, feeds or URLs.")
     ],
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
     workers: Annotated[
         int, typer.Option(min=1, help="Processes that analyse articles (each loads the models).")
@@ -363,8 +369,8 @@ def ingest(
 ) -> None:
     """Add articles to the story database and group them into stories, across languages.
 
-    Each new article joins the story it most likely belongs to (compared with the story's
-    central and latest articles), or starts a new one. Articles already in the database are
+    Each new article joins the story it most likely belongs to (compared with the latest
+    article of each candidate story), or starts a new one. Articles already in the database are
     skipped, so re-running on the same inputs adds nothing; bad inputs are reported and
     skipped. Clustering options are remembered by the database.
 
@@ -425,16 +431,19 @@ def recluster(
 
 def _story_table(found: list[Story], title: str) -> Table:
     table = Table(title=title)
-    for column in ("id", "size", "languages", "from", "to"):
-        table.add_column(column, no_wrap=column != "languages", justify="left")
-    table.add_column("headline", ratio=1, min_width=30)
+    for column in ("id", "size", "languages", "first seen (UTC)"):
+        table.add_column(column, no_wrap=column != "languages")
+    table.add_column("headline", ratio=1, min_width=24, overflow="fold")
     for story in found:
+        span = ""
+        if story.first_seen and story.last_seen:
+            days = (story.last_seen - story.first_seen).days
+            span = f" +{days}d" if days else ""
         table.add_row(
             str(story.id),
             str(story.size),
             " ".join(story.languages),
-            _when(story.first_seen)[:10],
-            _when(story.last_seen)[:10],
+            _when(story.first_seen)[:10] + span,
             _short(story.headline, 90),
         )
     return table
@@ -487,7 +496,7 @@ def stories_command(
     if as_json:
         print(json.dumps([s.to_dict() for s in found], ensure_ascii=False, indent=2))
     else:
-        console.print(_story_table(found, f"{len(found)} stories"))
+        console.print(_story_table(found, _count(len(found), "story", "stories")))
 
 
 @app.command("story")
@@ -515,7 +524,7 @@ def story_command(
         Panel(
             f"[bold]{escape(story.headline)}[/]\n"
             f"{story.size} articles in {', '.join(story.languages)}; "
-            f"{_when(story.first_seen)} → {_when(story.last_seen)}\n"
+            f"{_when(story.first_seen)} → {_when(story.last_seen)} UTC\n"
             f"sources: {escape(', '.join(story.sources) or '—')}\n"
             f"people and organisations: {escape(names)}\nplaces: {escape(places)}",
             title=f"story {story.id}",
@@ -523,7 +532,9 @@ def story_command(
         )
     )
     for lang, items in story.by_language().items():
-        table = Table(title=f"[{lang}] {len(items)} articles", title_justify="left")
+        table = Table(
+            title=f"{escape(f'[{lang}]')} {_count(len(items), 'article')}", title_justify="left"
+        )
         for column in ("published", "source", "title", "id"):
             table.add_column(column, overflow="fold")
         for item in items:

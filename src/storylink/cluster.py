@@ -50,7 +50,7 @@ class ClusterParams:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, not {self.threshold}")
+            raise ValueError(f"threshold must be strictly between 0 and 1, not {self.threshold}")
         if self.window_days <= 0 or self.half_life_days <= 0:
             raise ValueError("window_days and half_life_days must be positive")
         if min(self.neighbours, self.candidates) < 1 or self.central < 0:

@@ -154,7 +154,7 @@ class IngestReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"seconds": round(self.seconds, 3)}
 
 
 @lru_cache(maxsize=1)
@@ -621,7 +621,10 @@ class StoryStore:
         per article (`article_rows`). The format follows the suffix unless given; returns the
         number of rows written."""
         path = Path(path)
-        format = format or ("parquet" if path.suffix == ".parquet" else "jsonl")
+        suffixes = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+        format = format or suffixes.get(path.suffix.lower())
+        if format is None:
+            raise ValueError(f"{path}: say --format jsonl or parquet (or name it .jsonl/.parquet)")
         if format == "jsonl":
             count = 0
             with path.open("w", encoding="utf-8") as out:

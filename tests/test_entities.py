@@ -102,3 +102,13 @@ def test_short_names_alone_across_scripts() -> None:
 def test_a_country_is_not_a_common_word_because_of_a_longer_word() -> None:
     article = Article("", "Flights on Oman Air resumed. A woman was hurt.", language="en")
     assert "Oman" in {m.label for m in profile(article).mentions if m.kind == "place"}
+
+
+def test_month_and_weekday_names_are_not_places() -> None:
+    persian = Article("", "روز دوشنبه وزیران در قاهره دیدار کردند.", language="fa")
+    places = {m.label for m in profile(persian).mentions if m.kind == "place"}
+    assert "Dushanbe" not in places  # دوشنبه is Monday
+    assert "Cairo" in places
+    english = Article("", "The port reopened in March after talks in Marseille.", language="en")
+    places = {m.label for m in profile(english).mentions if m.kind == "place"}
+    assert "March" not in places and "Marseille" in places

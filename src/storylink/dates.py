@@ -74,6 +74,14 @@ class SharedValue:
 
 
 @lru_cache(maxsize=64)
+def is_calendar_word(phrase: str, language: str) -> bool:
+    """True for a month or weekday name of the language ("March", "دوشنبه" Monday), which
+    must not be read as a place (March, Cambridgeshire; Dushanbe)."""
+    months, weekdays = _calendar_words(language)
+    key = fold(phrase).rstrip(".")
+    return key in months or key in weekdays
+
+
 def _calendar_words(language: str) -> tuple[dict[str, int], dict[str, int]]:
     """Month and weekday names (as written and folded) → month number and weekday."""
     from babel import Locale, UnknownLocaleError

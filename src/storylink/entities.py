@@ -23,6 +23,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from .article import Article, hash_text
+from .dates import is_calendar_word
 from .text import CASED_SCRIPTS, fold, is_unspaced, sentences, tokens
 
 log = logging.getLogger(__name__)
@@ -333,8 +334,12 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     mentions: list[Mention] = []
     seen: set[tuple[str, str]] = set()
 
+    def place_named(surface: str) -> Place | None:
+        place = gazetteer.lookup(surface, cased)
+        return None if place is None or is_calendar_word(surface, language) else place
+
     def add(surface: str, kind: str, place: Place | None = None) -> None:
-        place = place or gazetteer.lookup(surface, cased)
+        place = place or place_named(surface)
         if place is not None and kind != "place" and fold(surface) not in gazetteer.index:
             place = None  # a person named like a place adjective ("Armenian") stays a person
         if place is not None:
@@ -380,7 +385,7 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
             if size == 1:
                 for word in _without_clitics(gram):
                     short_names.setdefault(skeleton(word, long_vowels=True), gram)
-        place = gazetteer.lookup(gram, cased)
+        place = place_named(gram)
         if place is not None and not _also_lowercase(gram, text, lowercase_words):
             add(gram, "place", place)
     return EntityProfile(language, mentions, surfaces, skeletons, short_names)

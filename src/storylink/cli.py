@@ -380,6 +380,7 @@ def ingest(
     params = _params(threshold, window_days, half_life_days)
     with _open(db, params, workers, batch_size) as stories:
         errors.print("[dim]reading inputs and loading models …[/]", highlight=False)
+        before = stories.store.count("articles")
         with _progress_bar("ingesting") as progress:
             task = progress.add_task("", total=None)
             try:
@@ -390,6 +391,14 @@ def ingest(
                 )
             except StoreError as error:
                 raise _fail(str(error)) from None
+            except KeyboardInterrupt:
+                saved = stories.store.count("articles") - before
+                errors.print(
+                    f"interrupted: {saved} new articles were saved with their stories; "
+                    "run the same command again to add the rest",
+                    highlight=False,
+                )
+                raise typer.Exit(130) from None
     for problem in report.skipped:
         errors.print(f"[yellow]skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if as_json:

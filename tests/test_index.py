@@ -56,3 +56,17 @@ def test_save_open_catches_up_and_rebuilds(tmp_path: Path) -> None:
     rebuilt = VectorIndex.open(path, 16, store)
     assert rebuilt.search(query, 10) == full.search(query, 10)
     assert VectorIndex.open(tmp_path / "missing.npz", 16, store).max_label == 100
+
+
+def test_only_a_changed_index_needs_saving(tmp_path: Path) -> None:
+    path = tmp_path / "index.npz"
+    index = VectorIndex(16)
+    assert not index.changed
+    index.add([1, 2], unit_rows(2).astype(np.float16).astype(np.float32))
+    assert index.changed
+    index.save(path)
+    assert not index.changed
+    reopened = VectorIndex.open(path, 16, lambda after: [])
+    assert not reopened.changed and len(reopened) == 2
+    caught_up = VectorIndex.open(path, 16, lambda after: [(3, unit_rows(1, seed=5)[0])])
+    assert caught_up.changed and len(caught_up) == 3

@@ -65,7 +65,6 @@ class StoryState:
     members: list[int] = field(default_factory=list)  # article seqs in joining order
     first_ts: float | None = None
     last_ts: float | None = None
-    spaces: set[str] = field(default_factory=set)  # encoders of its members
     centrality: dict[int, float] = field(default_factory=dict)
     headline: int = 0
 
@@ -208,7 +207,6 @@ class OnlineClusterer:
         update_centrality: bool = True,
     ) -> None:
         story.members.append(seq)
-        story.spaces.add(encoder)
         self.lacking.setdefault(encoder, set(self.stories)).discard(story.id)
         if ts is not None:
             story.first_ts = ts if story.first_ts is None else min(story.first_ts, ts)

@@ -36,6 +36,7 @@ class VectorIndex:
         self._vectors = np.empty((capacity, dimension), dtype=np.float32)
         self._labels = np.empty(capacity, dtype=np.int64)
         self._count = 0
+        self.changed = False  # holds vectors its file does not: `save` has work to do
 
     def __len__(self) -> int:
         return self._count
@@ -57,6 +58,7 @@ class VectorIndex:
         self._vectors[self._count : needed] = vectors
         self._labels[self._count : needed] = labels
         self._count = needed
+        self.changed = self.changed or len(labels) > 0
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         k = min(k, self._count)
@@ -88,6 +90,7 @@ class VectorIndex:
                 vectors=self._vectors[: self._count].astype(np.float16),  # stored as float16
             )
         os.replace(partial, path)
+        self.changed = False
 
     @classmethod
     def open(
@@ -110,6 +113,7 @@ class VectorIndex:
                     raise ValueError(f"vectors of shape {vectors.shape}, expected {dimension}-d")
                 index = cls(dimension, max(INITIAL_CAPACITY, len(labels)))
                 index.add(labels, vectors.astype(np.float32))
+                index.changed = False  # as in the file
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
                 log.warning("%s: unreadable (%s); rebuilding it from the store", path, error)
                 index = cls(dimension)

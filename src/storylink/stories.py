@@ -251,8 +251,10 @@ class StoryStore:
         return self._indexes[encoder]
 
     def save_indexes(self) -> None:
+        """Write the indexes that gained vectors since they were read or written."""
         for encoder, index in self._indexes.items():
-            index.save(self._index_path(encoder))
+            if index.changed:
+                index.save(self._index_path(encoder))
 
     def _neighbours(self, encoder: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         index = self._index(encoder)

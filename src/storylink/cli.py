@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +22,14 @@ from rich.table import Table
 from .article import Article
 from .cluster import ClusterParams
 from .compare import CompareError, Comparer, PairScore
-from .evaluate import load_pairs
+from .encode import EncoderSet
+from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score_pairs
+from .paths import cache_dir
 from .read import FieldNames, ReadError, parse_date, read_many, read_one
+from .scorer import RIDGE_ALPHA, Scorer
 from .store import StoreError
 from .stories import BATCH_SIZE, DEFAULT_DB, SearchHit, Story, StoryStore, evaluate_clustering
+from .train import cross_validate, fit_scorer, prepare_articles
 
 app = typer.Typer(
     help=(
@@ -59,6 +64,27 @@ def _fields(renames: list[str] | None) -> FieldNames:
         raise _fail(str(error)) from None
 
 
+SCORER_OPTION = typer.Option(
+    "--scorer", help="A scorer directory written by `storylink train` (default: the shipped one)."
+)
+
+
+def _comparer(scorer: Path | None) -> Comparer:
+    if scorer is None:
+        return Comparer()
+    try:
+        return Comparer(scorer=Scorer.load(scorer))
+    except (OSError, ValueError, KeyError) as error:
+        raise _fail(f"{scorer}: not a scorer directory ({error})") from None
+
+
+def _pairs(path: Path) -> list[LabelledPair]:
+    try:
+        return load_pairs(path)
+    except (OSError, ReadError) as error:
+        raise _fail(str(error)) from None
+
+
 def _short(text: str, limit: int = 90) -> str:
     """Text for a panel line: cut at a word with an ellipsis, markup escaped."""
     if len(text) > limit:
@@ -80,7 +106,8 @@ def print_score(score: PairScore, a: Article, b: Article) -> None:
             f"(1 = very similar … 4 = very dissimilar)  probability {score.probability:.0%}\n"
             f"A \\[{score.language_a}] {_short(a.title or a.origin)}\n"
             f"B \\[{score.language_b}] {_short(b.title or b.origin)}\n"
-            f"[dim]encoder {score.encoder}[/]",
+            + "  ".join(f"{k} {v:.2f}" for k, v in score.scores.items() if k != "overall")
+            + f"\n[dim]encoder {score.encoder}, scorer variant {score.variant}[/]",
             title="storylink compare",
             expand=False,
         )
@@ -122,6 +149,7 @@ def compare(
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
+    scorer: Annotated[Path | None, SCORER_OPTION] = None,
 ) -> None:
     """Compare two articles in any languages and explain the score.
 
@@ -133,7 +161,7 @@ def compare(
     fields = _fields(field)
     try:
         first, second = read_one(a, fields), read_one(b, fields)
-        score = Comparer().compare(first, second)
+        score = _comparer(scorer).compare(first, second)
     except (ReadError, CompareError) as error:
         raise _fail(str(error)) from None
     if as_json:
@@ -643,33 +671,159 @@ def export(
     console.print(f"wrote {count} rows to {escape(str(out))}")
 
 
+@app.command()
+def train(
+    pairs: Annotated[
+        Path, typer.Option(help="Labelled pairs: JSONL (shared layout) or CSV (SemEval layout).")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory to write the scorer into.")] = Path("scorer"),
+    seed: Annotated[int, typer.Option(help="Seed of the cross-validation folds.")] = 0,
+    folds: Annotated[int, typer.Option(min=2, help="Grouped cross-validation folds.")] = 5,
+    alpha: Annotated[float, typer.Option(min=0.0, help="Ridge penalty.")] = RIDGE_ALPHA,
+) -> None:
+    """Train the pair scorer (7 dimensions + same-story probability) on labelled pairs.
+
+    Reports grouped cross-validation first (pairs sharing an article stay in one fold), then
+    fits on all pairs and writes OUT/scorer.json and OUT/scorer-background.npz. Same pairs,
+    same artifact. Use it with `storylink compare --scorer OUT` or `eval --scorer OUT`; the
+    shipped scorer was made with --pairs ../shared/data/semeval8/dev_pairs.jsonl
+    --out src/storylink/data.
+    """
+    labelled = _pairs(pairs)
+    comparer = Comparer(encoders=EncoderSet(cache_dir() / "embeddings.sqlite"))
+    with _progress_bar("analysing and encoding articles") as progress:
+        task = progress.add_task("", total=None)
+        prepared = prepare_articles(
+            labelled,
+            comparer,
+            lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    scored = cross_validate(labelled, prepared, comparer, folds, seed, alpha)
+    metrics = pair_metrics(labelled, [s.scores for s in scored], [s.same_story for s in scored])
+    console.print(
+        f"{len(labelled)} pairs, grouped {folds}-fold CV (seed {seed}): Pearson overall "
+        f"[bold]{metrics.pearson['overall']:.3f}[/], same-story F1 {metrics.same_story['f1']:.3f}"
+    )
+    scorer = fit_scorer(
+        labelled, prepared, comparer, alpha, f"{pairs.name} ({len(labelled)} pairs)"
+    )
+    scorer.save(out)
+    console.print(f"wrote {escape(str(out))}/scorer.json and scorer-background.npz")
+
+
+def _metrics_tables(metrics: PairMetrics) -> None:
+    table = Table(title=f"{metrics.n_pairs} pairs: correlation with gold (higher is better)")
+    for column in ("dimension", "Pearson", "Spearman"):
+        table.add_column(column, justify="left" if column == "dimension" else "right")
+    for dimension, value in metrics.pearson.items():
+        table.add_row(dimension, f"{value:.3f}", f"{metrics.spearman[dimension]:.3f}")
+    console.print(table)
+    pairs = Table(title="Overall by language pair")
+    for column in ("pair", "n", "Pearson", "Spearman"):
+        pairs.add_column(column, justify="left" if column == "pair" else "right")
+    for name, found in metrics.by_language_pair.items():
+        r, rho = (
+            found["pearson"].get("overall", math.nan),
+            found["spearman"].get("overall", math.nan),
+        )
+        pairs.add_row(name, str(found["n_pairs"]), f"{r:.3f}", f"{rho:.3f}")
+    console.print(pairs)
+    verdict = metrics.same_story
+    console.print(
+        f"same story (gold Overall ≤ 2): precision [bold]{verdict['precision']:.3f}[/], "
+        f"recall [bold]{verdict['recall']:.3f}[/], F1 [bold]{verdict['f1']:.3f}[/]"
+    )
+
+
 @app.command("eval")
 def eval_command(
-    pairs: Annotated[Path, typer.Argument(help="Labelled pairs (JSONL, SemEval layout).")],
+    pairs: Annotated[
+        Path, typer.Argument(help="Labelled pairs: JSONL (shared layout) or CSV (SemEval layout).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Write each pair's predicted scores here (JSONL).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes analysing articles (one per core).")
+    ] = 1,
+    scorer: Annotated[Path | None, SCORER_OPTION] = None,
+    clustering: Annotated[
+        bool, typer.Option(help="Also cluster the articles into stories and score that.")
+    ] = True,
     db: Annotated[
-        Path | None, typer.Option(help="Keep the store here (default: a temporary one).")
+        Path | None, typer.Option(help="Keep the clustering store here (default: temporary).")
     ] = None,
     threshold: Annotated[float | None, typer.Option(help=THRESHOLD_HELP)] = None,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Measure story clustering on labelled pairs.
+    """Measure storylink on labelled pairs: pair scores and story clustering.
 
-    Ingests the pairs' articles into a fresh store and reports pairwise precision, recall and
-    F1 of "same story" (gold: Overall ≤ 2 same, ≥ 3 different; pairs in between are left out).
+    Pair scores: Pearson and Spearman of each predicted dimension with gold, per language
+    pair, and precision/recall/F1 of the same-story verdict (gold Overall ≤ 2). Clustering:
+    the articles are ingested into a fresh store and the pairs judged by whether both articles
+    landed in one story (gold: Overall ≤ 2 same, ≥ 3 different, pairs in between left out).
+
+    Example: storylink eval dev_pairs.jsonl --workers 2 --out predictions.jsonl --json
     """
+    labelled = _pairs(pairs)
+    comparer = _comparer(scorer)
+    with _progress_bar("scoring pairs") as progress:
+        task = progress.add_task("", total=None)
+        scored = score_pairs(
+            labelled,
+            comparer,
+            workers,
+            lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    kept = [(p, s) for p, s in zip(labelled, scored, strict=True) if isinstance(s, PairScore)]
+    skipped = [
+        f"{p.pair_id}: {s}" for p, s in zip(labelled, scored, strict=True) if isinstance(s, str)
+    ]
+    for message in skipped:
+        errors.print(f"[yellow]skipped[/] {escape(message)}", highlight=False)
+    if not kept:
+        raise _fail("no pair could be scored")
+    metrics = pair_metrics(
+        [p for p, _ in kept], [s.scores for _, s in kept], [s.same_story for _, s in kept]
+    )
+    if out is not None:
+        with out.open("w", encoding="utf-8") as handle:
+            for pair, score in kept:
+                row = {"pair_id": pair.pair_id, **{k: round(v, 4) for k, v in score.scores.items()}}
+                row |= {"same_story": score.same_story, "probability": round(score.probability, 4)}
+                handle.write(json.dumps(row) + "\n")
+    result: dict[str, Any] = {"n_scored": len(kept), "skipped": skipped, **metrics.to_dict()}
+    result["n_pairs"] = len(labelled)
+    if clustering:
+        result["clustering"] = _clustering(labelled, db, threshold)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    _metrics_tables(metrics)
+    if clustering:
+        found = result["clustering"]
+        console.print(
+            f"clustering ({found['n_pairs']} pairs with a clear gold label): precision "
+            f"[bold]{found['precision']:.3f}[/], recall [bold]{found['recall']:.3f}[/], "
+            f"F1 [bold]{found['f1']:.3f}[/]"
+        )
+    if out is not None:
+        console.print(f"wrote {len(kept)} predictions to {escape(str(out))}")
+
+
+def _clustering(
+    labelled: list[LabelledPair], db: Path | None, threshold: float | None
+) -> dict[str, Any]:
+    """Pairwise precision/recall/F1 of clustering the pairs' articles in a fresh store."""
     import tempfile
 
-    try:
-        labelled = load_pairs(pairs)
-    except (OSError, ReadError) as error:
-        raise _fail(str(error)) from None
     with tempfile.TemporaryDirectory() as scratch:
         path = db or Path(scratch) / "eval.db"
         if path.exists():
             raise _fail(f"{path} exists; eval needs a fresh store")
         with (
             _open(path, _params(threshold, None, None)) as stories,
-            _progress_bar("ingesting pair articles") as progress,
+            _progress_bar("clustering pair articles") as progress,
         ):
             task = progress.add_task("", total=None)
             scores = evaluate_clustering(
@@ -677,24 +831,15 @@ def eval_command(
                 stories,
                 lambda done, total: progress.update(task, completed=done, total=total),
             )
-    result = {
-        "n_pairs": len(labelled),
-        "clustering": {
-            "precision": round(scores.precision, 4),
-            "recall": round(scores.recall, 4),
-            "f1": round(scores.f1, 4),
-            "n_pairs": scores.n_pairs,
-        },
+    return {
+        "precision": round(scores.precision, 4),
+        "recall": round(scores.recall, 4),
+        "f1": round(scores.f1, 4),
+        "n_pairs": scores.n_pairs,
+        "true_positives": scores.true_positives,
+        "false_positives": scores.false_positives,
+        "false_negatives": scores.false_negatives,
     }
-    if as_json:
-        print(json.dumps(result, indent=2))
-        return
-    console.print(
-        f"{len(labelled)} pairs, {scores.n_pairs} with a clear gold label: clustering "
-        f"precision [bold]{scores.precision:.3f}[/], recall [bold]{scores.recall:.3f}[/], "
-        f"F1 [bold]{scores.f1:.3f}[/] ({scores.true_positives} same-story pairs found, "
-        f"{scores.false_positives} wrongly joined, {scores.false_negatives} missed)"
-    )
 
 
 def _version(value: bool) -> None:

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .compare import CompareError, Comparer, PreparedArticle
+from .compare import CompareError, Comparer
 from .encode import unit
 from .entities import shared_names
+from .features import PreparedArticle
 
 DAY = 86_400.0
 

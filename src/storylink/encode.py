@@ -203,13 +203,14 @@ class ArticleVectors:
     def compact(self) -> ArticleVectors:
         """The same vectors rounded through float16, exactly as a store keeps them."""
         rounded = self.sentence_vectors.astype(np.float16).astype(np.float32)
+        document = _float16(self.document_vector)
         return ArticleVectors(
             self.encoder,
             self.sentences,
             rounded,
             None if self.title_vector is None else _float16(self.title_vector),
-            _float16(self.document_vector),
-            unit(rounded.mean(axis=0)),
+            document,
+            unit(rounded.mean(axis=0)) if len(rounded) else document,
         )
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .article import Article
+from .compare import CompareError, Comparer, PairScore, WorkerSetup, analyse_chunk
+from .executor import InProcess, make_executor
+from .features import PreparedArticle
 from .read import FieldNames, ReadError, record_article
+from .scorer import DIMENSIONS, SAME_STORY_MAX_OVERALL
 
 
 @dataclass(frozen=True)
@@ -29,34 +36,73 @@ class LabelledPair:
 
 
 def _side(row: dict[str, Any], n: int, origin: str) -> Article:
-    """Article n (1 or 2) of a pair row: fields text1, title1, lang1, date1, url1."""
+    """Article n (1 or 2) of a pair row: text1, title1, lang1 (CSV: url1_lang), date1, url1."""
+    row = dict(row)
+    row.setdefault(f"lang{n}", row.get(f"url{n}_lang"))
+    row.setdefault(f"date{n}", row.get(f"publish_date{n}"))
+    if f"text{n}" not in row:
+        raise ReadError(f"{origin}: no text{n} column")
+    if not str(row[f"text{n}"] or "").strip():
+        raise ReadError(f"{origin}: text{n} is empty")
     fields = FieldNames(f"title{n}", f"text{n}", f"url{n}", f"date{n}", f"lang{n}", f"source{n}")
     return record_article(row, fields, f"{origin}/{n}")
 
 
-def load_pairs(path: str | Path) -> list[LabelledPair]:
-    """Pairs in the shared JSONL layout (pair_id, lang1, text1, …, scores{…})."""
-    pairs: list[LabelledPair] = []
-    for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+def _scores(row: dict[str, Any], origin: str) -> dict[str, float]:
+    """Gold scores from a nested "scores" object (JSONL) or per-dimension columns (CSV)."""
+    given = row.get("scores")
+    if not isinstance(given, dict):
+        given = {k.lower(): v for k, v in row.items() if k.lower() in DIMENSIONS}
+    if "overall" not in given:
+        raise ReadError(f"{origin}: no overall score")
+    scores: dict[str, float] = {}
+    for name, value in given.items():
+        # Overall is 1–4; the official data has a few 4.5 and 5 in geography and time
+        top = 4.0 if name == "overall" else 5.0
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ReadError(f"{origin}: score {name} = {value!r} is not a number") from None
+        if not 1.0 <= number <= top:
+            raise ReadError(f"{origin}: score {name} = {value!r} is outside 1–{top:g}")
+        scores[name] = number
+    return scores
+
+
+def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(origin, row) of a JSONL or CSV pairs file."""
+    text = path.read_text("utf-8")
+    if path.suffix.lower() == ".csv":
+        for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            yield f"{path} row {number}", dict(row)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        origin = f"{path}#{number}"
+        origin = f"{path} line {number}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise ReadError(f"{origin}: malformed JSON ({error.msg})") from error
-        scores = row.get("scores") or {}
-        if "overall" not in scores:
-            raise ReadError(f"{origin}: no scores.overall")
-        for name, value in scores.items():
-            # Overall is 1–4; the official data has a few 4.5 and 5 in geography and time
-            top = 4.0 if name == "overall" else 5.0
-            if not isinstance(value, int | float) or not 1.0 <= float(value) <= top:
-                raise ReadError(f"{origin}: scores.{name} = {value!r} is outside 1–{top:g}")
-        pair_id = str(row.get("pair_id") or number)
-        pairs.append(
-            LabelledPair(pair_id, _side(row, 1, origin), _side(row, 2, origin), dict(scores))
-        )
+        if not isinstance(row, dict):
+            raise ReadError(f"{origin}: expected a JSON object")
+        yield origin, row
+
+
+def load_pairs(path: str | Path) -> list[LabelledPair]:
+    """Labelled pairs from JSONL (the shared layout: pair_id, lang1, text1, …, scores{…}) or
+    CSV (the official SemEval layout: pair_id, url1_lang, …, Overall, … plus text1/text2).
+
+    Raises `ReadError` naming the first bad row: missing columns, empty texts, scores outside
+    the scale.
+    """
+    pairs: list[LabelledPair] = []
+    for origin, row in _rows(Path(path)):
+        scores = _scores(row, origin)
+        pair_id = str(row.get("pair_id") or len(pairs) + 1)
+        pairs.append(LabelledPair(pair_id, _side(row, 1, origin), _side(row, 2, origin), scores))
+    if not pairs:
+        raise ReadError(f"{path}: no pairs")
     return pairs
 
 
@@ -66,6 +112,74 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> float:
     if len(a) < 2 or a.std() == 0 or b.std() == 0:
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation (Pearson of ranks, ties averaged)."""
+    from scipy.stats import rankdata
+
+    return pearson(rankdata(x).tolist(), rankdata(y).tolist())
+
+
+@dataclass(frozen=True)
+class PairMetrics:
+    """How predicted pair scores agree with gold: what `storylink eval` reports."""
+
+    n_pairs: int
+    pearson: dict[str, float]
+    spearman: dict[str, float]
+    by_language_pair: dict[str, dict[str, Any]]
+    same_story: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _correlations(
+    gold: Sequence[Mapping[str, float]], predicted: Sequence[Mapping[str, float]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    dimensions = [
+        d
+        for d in DIMENSIONS
+        if all(d in g and d in p for g, p in zip(gold, predicted, strict=True))
+    ]
+    by = {d: ([g[d] for g in gold], [p[d] for p in predicted]) for d in dimensions}
+    return (
+        {d: _rounded(pearson(*by[d])) for d in dimensions},
+        {d: _rounded(spearman(*by[d])) for d in dimensions},
+    )
+
+
+def _rounded(value: float) -> float:
+    return round(value, 4) if value == value else value  # NaN stays NaN
+
+
+def pair_metrics(
+    pairs: Sequence[LabelledPair],
+    predicted: Sequence[Mapping[str, float]],
+    same_story: Sequence[bool],
+) -> PairMetrics:
+    """Pearson and Spearman per dimension, overall and per language pair, and precision, recall
+    and F1 of the same-story verdict against gold Overall ≤ 2."""
+    gold = [p.scores for p in pairs]
+    pearsons, spearmans = _correlations(gold, predicted)
+    groups: dict[str, list[int]] = {}
+    for i, pair in enumerate(pairs):
+        groups.setdefault(pair.language_pair, []).append(i)
+    by_language_pair = {}
+    for name, members in sorted(groups.items()):
+        r, rho = _correlations([gold[i] for i in members], [predicted[i] for i in members])
+        by_language_pair[name] = {"n_pairs": len(members), "pearson": r, "spearman": rho}
+    truth = [g["overall"] <= SAME_STORY_MAX_OVERALL for g in gold]
+    hits = sum(t and p for t, p in zip(truth, same_story, strict=True))
+    precision = hits / sum(same_story) if any(same_story) else 0.0
+    recall = hits / sum(truth) if any(truth) else 0.0
+    verdict = {
+        "precision": _rounded(precision),
+        "recall": _rounded(recall),
+        "f1": _rounded(_f1(precision, recall)),
+    }
+    return PairMetrics(len(pairs), pearsons, spearmans, by_language_pair, verdict)
 
 
 def grouped_folds(pairs: Sequence[LabelledPair], k: int = 5, seed: int = 0) -> list[list[int]]:
@@ -165,3 +279,41 @@ def bcubed(gold: Mapping[str, str], story_of: Mapping[str, int]) -> tuple[float,
         return 0.0, 0.0, 0.0
     precision, recall = precision / len(ids), recall / len(ids)
     return precision, recall, _f1(precision, recall)
+
+
+def score_pairs(
+    pairs: Sequence[LabelledPair],
+    comparer: Comparer | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[PairScore | str]:
+    """Score every pair as `storylink compare` would; a pair that cannot be scored becomes a
+    message saying why. With `workers` > 1 the articles are analysed in worker processes
+    (the slow part: encoders and names), the pairs are then scored here."""
+    comparer = comparer or Comparer()
+    articles = list({a.id: a for pair in pairs for a in (pair.a, pair.b)}.values())
+    chunks = [articles[i : i + 4] for i in range(0, len(articles), 4)]
+    executor = make_executor(workers)
+    cache = comparer.encoders.cache.path if comparer.encoders.cache else None
+    setup = WorkerSetup(comparer.glance, comparer.compact_vectors, str(cache) if cache else None)
+    local = isinstance(executor, InProcess)
+    analysed: dict[str, PreparedArticle | str] = {}
+    try:
+        work = partial(analyse_chunk, comparer=comparer if local else None, setup=setup)
+        for chunk, results in zip(chunks, executor.map(work, chunks), strict=True):
+            analysed.update((a.id, r) for a, r in zip(chunk, results, strict=True))
+            if progress:
+                progress(len(analysed), len(articles))
+    finally:
+        executor.close()
+    scored: list[PairScore | str] = []
+    for pair in pairs:
+        pa, pb = analysed[pair.a.id], analysed[pair.b.id]
+        if isinstance(pa, str) or isinstance(pb, str):
+            scored.append(pa if isinstance(pa, str) else str(pb))
+            continue
+        try:
+            scored.append(comparer.score(pa, pb))
+        except CompareError as error:
+            scored.append(str(error))
+    return scored

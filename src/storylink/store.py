@@ -22,10 +22,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from .article import Article
-from .compare import PreparedArticle
 from .dates import DateMention, NumberMention
 from .encode import ArticleVectors, unit
 from .entities import EntityProfile, Mention, search_key
+from .features import PreparedArticle
 from .text import sentences
 
 # Each entry upgrades the schema by one version; never edit a released entry, append one.
@@ -380,7 +380,7 @@ class SQLiteStore:
                     sentence_vectors,
                     _vector(title) if title else None,
                     doc,
-                    unit(sentence_vectors.mean(axis=0)),
+                    unit(sentence_vectors.mean(axis=0)) if len(sentence_vectors) else doc,
                 )
         return found
 

@@ -23,7 +23,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from .article import Article
 from .cluster import ClusterParams, Decision, OnlineClusterer
-from .compare import CompareError, Comparer, PreparedArticle
+from .compare import Comparer, analyse_chunk
 from .encode import EncoderSet
 from .entities import search_key
 from .evaluate import (
@@ -41,6 +41,7 @@ from .evaluate import (
     pairwise_clustering,
 )
 from .executor import InProcess, make_executor
+from .features import PreparedArticle
 from .index import VectorIndex
 from .language import detect_language
 from .read import FieldNames, read_many
@@ -157,30 +158,6 @@ class IngestReport:
         return asdict(self) | {"seconds": round(self.seconds, 3)}
 
 
-@lru_cache(maxsize=1)
-def _worker_comparer() -> Comparer:
-    """The comparer of a worker process (each loads its own models, one BLAS thread)."""
-    return Comparer(encoders=EncoderSet(None, threads=1), compact_vectors=True)
-
-
-def analyse_chunk(
-    articles: list[Article], comparer: Comparer | None = None
-) -> list[PreparedArticle | str]:
-    """Analyse articles; an article that cannot be analysed becomes a message saying why."""
-    comparer = comparer or _worker_comparer()
-    results: list[PreparedArticle | str] = []
-    for article in articles:
-        name = article.origin or article.id
-        try:
-            results.append(comparer.analyse(article))
-        except CompareError as error:
-            results.append(str(error))
-        except Exception as error:  # one bad article must not stop a batch
-            log.exception("%s: analysis failed", name)
-            results.append(f"{name}: analysis failed ({type(error).__name__}: {error})")
-    return results
-
-
 class StoryStore:
     """Stories in a database: `ingest`, `stories`, `story`, `search`, `related`, `export`.
 
@@ -201,7 +178,7 @@ class StoryStore:
         # one BLAS thread: two threads are 1.4x faster on an idle machine but several times
         # slower when another job holds a core (RESULTS.md); `workers=2` uses both cores
         self.comparer = comparer or Comparer(
-            encoders=EncoderSet(None, threads=1), compact_vectors=True
+            encoders=EncoderSet(None, threads=1), compact_vectors=True, glance=False
         )
         self.store: Store = store or SQLiteStore(self.path)
         saved = self.store.setting(PARAMS_SETTING)

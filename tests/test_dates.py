@@ -60,14 +60,34 @@ def test_numbers_in_arabic_indic_and_persian_digits() -> None:
     western = find_numbers("7 dead, 212 injured, 1,800 jobs, EUR 4.2 billion at 03:12")
     arabic = find_numbers("٧ قتلى و٢١٢ جريحا و١٬٨٠٠ وظيفة و٤٫٢ مليار")
     persian = find_numbers("۲۱۲ زخمی")
-    assert [n.value for n in western] == [7, 212, 1800, 4.2]  # 03:12 is a time, not numbers
-    assert [n.value for n in arabic] == [7, 212, 1800, 4.2]
+    assert [n.value for n in western] == [7, 212, 1800, 4.2e9]  # 03:12 is a time, not numbers
+    assert [n.value for n in arabic] == [7, 212, 1800, 4.2e9]
     assert [n.value for n in persian] == [212]
-    assert {s.label for s in shared_numbers(western, arabic)} == {"7", "212", "1800", "4.2"}
+    shared = {s.label for s in shared_numbers(western, arabic)}
+    assert shared == {"7", "212", "1800", "4.2 billion"}
 
 
 def test_european_decimal_comma_and_thousands_dot() -> None:
-    assert [n.value for n in find_numbers("1.800 Arbeitsplätze und 4,2 Milliarden")] == [1800, 4.2]
+    found = find_numbers("1.800 Arbeitsplätze und 4,2 Milliarden")
+    assert [n.value for n in found] == [1800, 4.2e9]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "written"),
+    [
+        ("42億ユーロの基金", 4.2e9, "42億"),  # 億 is 10^8
+        ("קרן של 4.2 מיליארד יורו", 4.2e9, "4.2 מיליארד"),
+        ("4,2 миллиарда евро", 4.2e9, "4,2 миллиарда"),
+        ("4 mil millones de euros", 4e9, "4 mil millones"),
+        ("5 mil personas", 5000, "5 mil"),
+        ("3 Billionen Euro", 3e12, "3 Billionen"),  # German Billion is 10^12
+        ("20 mln zł", 2e7, "20 mln"),
+        ("about 12 bins and 5 miles", 12, "12"),  # not "bin" (Turkish 1,000) or "mil"
+    ],
+)
+def test_scale_words_multiply(text: str, value: float, written: str) -> None:
+    first = find_numbers(text)[0]
+    assert (first.value, first.text) == (value, written)
 
 
 def test_years_inside_dates_are_not_numbers() -> None:

@@ -60,6 +60,9 @@ class NumberMention:
 
     @property
     def label(self) -> str:
+        for power, word in ((12, "trillion"), (9, "billion"), (6, "million")):
+            if self.value >= 10**power and self.value < 1e15:
+                return f"{self.value / 10**power:g} {word}"
         return f"{self.value:g}" if self.value < 1e15 else self.text
 
 
@@ -232,6 +235,45 @@ def _mention_from(
 _NUMBER = re.compile(
     r"(?<![\dA-Za-z.,])\d{1,3}(?:[,.\s]\d{3})+(?:[.,]\d+)?(?!\d)|(?<![\dA-Za-z.,])\d+(?:[.,]\d+)?"
 )
+# Scale words after a number, by the power of ten they stand for. Stems of four or more
+# letters take any ending ("миллиарда", "milioni", "Milliarden"); shorter ones ("mil", "bn",
+# "тыс") must stand alone; CJK ones stand right after the digits ("42億").
+_SCALES = {
+    3: "thousand tausend mille mil tysi tys тысяч тыс χιλιάδ ألف آلاف الف אלף אלפי هزار bin 千 천",
+    4: "万 萬 만",
+    6: "million millón millones milion milhão milhões mln mio миллион млн εκατομμύρι مليون ملايين "
+    "מיליון milyon میلیون 百万",
+    8: "億 亿 억",
+    9: "billion bn milliard mrd miliard bilhão bilhões миллиард млрд δισεκατομμύρι مليار مليارات "
+    "מיליארד milyar میلیارد",
+    12: "trillion bilion трлн триллион تريليون טריליון trilyon 兆 조",
+}
+_SCALE_POWER = {word: power for power, words in _SCALES.items() for word in words.split()}
+_SCALE_POWER["mil millones"] = 9  # Spanish for 10^9
+_SCALE_STEMS = sorted(_SCALE_POWER, key=len, reverse=True)
+_UNSPACED_SCALES = {w for w in _SCALE_POWER if len(w) == 1}
+_SCALE = re.compile(
+    r"[ \u00a0]?("
+    + "|".join(
+        re.escape(w) + ("" if w in _UNSPACED_SCALES else r"[^\W\d_]*" if len(w) >= 4 else r"\b")
+        for w in _SCALE_STEMS
+    )
+    + ")",
+    re.IGNORECASE,
+)
+
+
+_STEM_PATTERNS = [(re.compile(re.escape(w), re.IGNORECASE), _SCALE_POWER[w]) for w in _SCALE_STEMS]
+
+
+def _scale_power(word: str) -> int:
+    """10^power of a matched scale word (matched as the regex did: "MİLYON" is "milyon");
+    German "Billion" (capitalised) is 10^12."""
+    if word.startswith("Billion"):
+        return 12
+    return next(power for pattern, power in _STEM_PATTERNS if pattern.match(word))
+
+
 _CLOCK_TIME = re.compile(r"(?<!\d)[0-2]?\d\s?[:h]\s?[0-5]\d(?!\d)")
 
 
@@ -250,6 +292,10 @@ def find_numbers(text: str, dates: Iterable[DateMention] = ()) -> list[NumberMen
             continue
         raw = match.group()
         value = _number_value(raw)
+        scale = _SCALE.match(normal, end)
+        if value is not None and scale:
+            value = float(f"{value * 10.0 ** _scale_power(scale.group(1)):.9g}")  # 4.2e9 == 42e8
+            end = scale.end()
         if value is not None and value > 1:
             found.append(NumberMention(text[start:end], start, end, value))
     return found

@@ -678,7 +678,9 @@ def train(
     ],
     out: Annotated[Path, typer.Option(help="Directory to write the scorer into.")] = Path("scorer"),
     seed: Annotated[int, typer.Option(help="Seed of the cross-validation folds.")] = 0,
-    folds: Annotated[int, typer.Option(min=2, help="Grouped cross-validation folds.")] = 5,
+    folds: Annotated[
+        int, typer.Option(min=0, help="Grouped cross-validation folds (0: no cross-validation).")
+    ] = 5,
     alpha: Annotated[float, typer.Option(min=0.0, help="Ridge penalty.")] = RIDGE_ALPHA,
 ) -> None:
     """Train the pair scorer (7 dimensions + same-story probability) on labelled pairs.
@@ -698,15 +700,23 @@ def train(
             comparer,
             lambda done, total: progress.update(task, completed=done, total=total),
         )
-    scored = cross_validate(labelled, prepared, comparer, folds, seed, alpha)
-    metrics = pair_metrics(labelled, [s.scores for s in scored], [s.same_story for s in scored])
-    console.print(
-        f"{len(labelled)} pairs, grouped {folds}-fold CV (seed {seed}): Pearson overall "
-        f"[bold]{metrics.pearson['overall']:.3f}[/], same-story F1 {metrics.same_story['f1']:.3f}"
-    )
-    scorer = fit_scorer(
-        labelled, prepared, comparer, alpha, f"{pairs.name} ({len(labelled)} pairs)"
-    )
+    if folds:
+        try:
+            scored = cross_validate(labelled, prepared, comparer, folds, seed, alpha)
+        except ValueError as error:
+            raise _fail(f"{error}; use --folds 0 to train without it") from None
+        metrics = pair_metrics(labelled, [s.scores for s in scored], [s.same_story for s in scored])
+        console.print(
+            f"{len(labelled)} pairs, grouped {folds}-fold CV (seed {seed}): Pearson overall "
+            f"[bold]{metrics.pearson['overall']:.3f}[/], "
+            f"same-story F1 {metrics.same_story['f1']:.3f}"
+        )
+    try:
+        scorer = fit_scorer(
+            labelled, prepared, comparer, alpha, f"{pairs.name} ({len(labelled)} pairs)"
+        )
+    except ValueError as error:
+        raise _fail(str(error)) from None
     scorer.save(out)
     console.print(f"wrote {escape(str(out))}/scorer.json and scorer-background.npz")
 

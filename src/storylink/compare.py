@@ -31,7 +31,7 @@ from .features import (
     encoder_features,
 )
 from .language import UNDETERMINED, with_language
-from .scorer import DIMENSIONS, Scorer, default_scorer
+from .scorer import Scorer, default_scorer
 
 MAX_ALIGNED = 6
 log = logging.getLogger(__name__)
@@ -319,7 +319,8 @@ class Comparer:
         encoder = self.choose_encoder(pa, pb)
         features, similarity, names, dates, numbers = self._features(pa, pb, encoder)
         va, vb = pa.vectors[encoder.name], pb.vectors[encoder.name]
-        threshold = self.scorer.align_thresholds[encoder.name]
+        # no threshold when training saw no different-story pair of this encoder: align nothing
+        threshold = self.scorer.align_thresholds.get(encoder.name, 1.0)
         aligned = align(similarity, va.sentences, vb.sentences, threshold)
         explanation = Explanation(
             people=[n for n in names if n.kind == "person"],
@@ -332,7 +333,13 @@ class Comparer:
             sentences_b=len(vb.sentences),
             sentences_with_counterpart=len(aligned),
         )
-        variant_name = self.scorer.variant_for(features)
+        try:
+            variant_name = self.scorer.variant_for(features)
+        except KeyError:
+            raise CompareError(
+                f"the scorer was not trained for {pa.language}-{pb.language} pairs "
+                f"({encoder.name} features)"
+            ) from None
         variant = self.scorer.variants[variant_name]
         scores = variant.scores(features)
         probability = variant.probability(features)
@@ -345,7 +352,7 @@ class Comparer:
             encoder=encoder.name,
             explanation=explanation,
             features={k: features[k] for k in variant.features},
-            scores={d: scores[d] for d in DIMENSIONS},
+            scores=scores,
             variant=variant_name,
             article_a=pa.article.origin or pa.article.id,
             article_b=pb.article.origin or pb.article.id,

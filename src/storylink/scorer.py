@@ -198,7 +198,7 @@ def fit_variant(
     penalty = alpha * np.eye(x.shape[1])
     penalty[0, 0] = 0.0
     weights = {}
-    for dimension in DIMENSIONS:
+    for dimension in [d for d in DIMENSIONS if all(d in g for g in gold)]:  # overall always
         y = np.array([g[dimension] for g in gold], dtype=np.float64)
         weights[dimension] = tuple(float(w) for w in np.linalg.solve(x.T @ x + penalty, x.T @ y))
     same = np.array([g["overall"] <= SAME_STORY_MAX_OVERALL for g in gold], dtype=np.float64)

@@ -73,7 +73,11 @@ def align_thresholds(
         for name in _encoders_for(pair, prepared):
             va, vb = prepared[pair.a.id].vectors[name], prepared[pair.b.id].vectors[name]
             best[name].extend((va.sentence_vectors @ vb.sentence_vectors.T).max(axis=1).tolist())
-    return {name: float(np.percentile(values, ALIGN_PERCENTILE)) for name, values in best.items()}
+    return {
+        name: float(np.percentile(values, ALIGN_PERCENTILE))
+        for name, values in best.items()
+        if values
+    }
 
 
 def fit_scorer(
@@ -96,10 +100,11 @@ def fit_scorer(
                     rows[variant].append((features, pair.scores))
     variants = {}
     for variant, wanted in VARIANTS.items():
-        if not rows[variant]:
-            raise ValueError(f"no training pair has the features of scorer variant {variant!r}")
-        found, gold = zip(*rows[variant], strict=True)
-        variants[variant] = fit_variant(wanted, found, gold, alpha)
+        if rows[variant]:  # e.g. no USE variants from pairs only in languages USE lacks
+            found, gold = zip(*rows[variant], strict=True)
+            variants[variant] = fit_variant(wanted, found, gold, alpha)
+    if not variants:
+        raise ValueError("no pair could be scored: are the languages right?")
     return Scorer(variants, background, align_thresholds(pairs, prepared), fitted_on)
 
 
@@ -117,6 +122,11 @@ def cross_validate(
     for fold in grouped_folds(pairs, folds, seed):
         held_out = set(fold)
         train = [p for i, p in enumerate(pairs) if i not in held_out]
+        if not train:
+            raise ValueError(
+                f"cannot cross-validate: pairs sharing articles chain {len(fold)} of "
+                f"{len(pairs)} pairs into one fold, leaving nothing to train on"
+            )
         scorer = fit_scorer(train, prepared, comparer, alpha)
         judge = Comparer(comparer.encoders, comparer.gazetteer, scorer, glance=comparer.glance)
         for i in fold:

@@ -148,7 +148,8 @@ def test_load_pairs_official_csv_layout(tmp_path: Path) -> None:
     path.write_text(
         "pair_id,url1_lang,url2_lang,title1,text1,title2,text2,Geography,Entities,Time,"
         "Narrative,Overall,Style,Tone\n"
-        '1_2,en,ar,Quake,"An earthquake, felt widely.",زلزال,ضرب زلزال المدينة.,1,1.5,1,2,1.5,2,2\n',
+        '1_2,en,ar,Quake,"An earthquake, felt widely.",زلزال,ضرب زلزال المدينة.,'
+        "1,1.5,1,2,1.5,2,2\n",
         "utf-8",
     )
     (pair,) = load_pairs(path)

@@ -8,10 +8,10 @@ pairs with a clear gold label (Overall ≤ 2 same story, ≥ 3 different), all i
 
 * TF-IDF baseline: the same single pass, joining the story of the most similar earlier
   article when the word TF-IDF cosine reaches a threshold (best threshold shown: optimistic).
-* storylink with the shipped rule (fitted on these same pairs: in-sample) at the default and
-  other parameters.
-* storylink with the rule re-fitted without each test fold (grouped 5-fold × 3 seeds), so the
-  pairs scored were never seen by the rule: the honest figure.
+* storylink with the shipped scorer (trained on these same pairs: in-sample) at the default and
+  other parameters, as ingest runs it (USE only) and with the e5 title/lead glance.
+* storylink with the scorer re-trained without each test fold (grouped 5-fold × 3 seeds), so
+  the pairs scored were never seen by it: the honest figure.
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ from storylink.evaluate import (
     load_pairs,
     pairwise_clustering,
 )
-from storylink.rule import ScoringRule, default_rule, fit_encoder_rule
+from storylink.features import PreparedArticle
+from storylink.paths import cache_dir
 from storylink.stories import StoryStore, evaluate_clustering, pair_articles
+from storylink.train import fit_scorer, prepare_articles
 
 
 def tfidf_clustering(pairs: Sequence[LabelledPair], threshold: float) -> dict[str, int]:
@@ -66,40 +68,35 @@ def line(name: str, scores: ClusteringScores, extra: str = "") -> str:
 
 
 def cross_validated(
-    stories: StoryStore, pairs: list[LabelledPair], params: ClusterParams, seeds: int = 3
+    stories: StoryStore,
+    pairs: list[LabelledPair],
+    params: ClusterParams,
+    training: tuple[dict[str, PreparedArticle], Comparer],
+    seeds: int = 3,
 ) -> list[ClusteringScores]:
-    """Per seed: each fold's pairs scored on stories clustered by a rule fitted without them."""
-    shipped = default_rule()
+    """Per seed: each fold's pairs scored on stories clustered by a scorer fitted without them
+    (the scorer's language background and weights too)."""
+    prepared, trainer = training
     gold = labelled_story_pairs(pairs)
-    found = [stories.store.find_article(a.id) for a in pair_articles(pairs)]
-    seqs = {article.id: member.seq for member, article in filter(None, found)}
-    prepared = stories.store.prepared(sorted(seqs.values()))
     comparer = stories.comparer
-    features = []
-    for pair in pairs:
-        score = comparer.score(prepared[seqs[pair.a.id]], prepared[seqs[pair.b.id]])
-        features.append((score.encoder, score.features))
-    overall = np.array([p.scores["overall"] for p in pairs])
     results = []
     for seed in range(seeds):
         story_of: dict[str, int] = {}
         tested: list[tuple[str, str, bool]] = []
         for fold in grouped_folds(pairs, 5, seed):
-            test = set(fold)
-            rules = {}
-            for name, rule in shipped.encoders.items():
-                train = [i for i, (enc, _) in enumerate(features) if enc == name and i not in test]
-                if len(train) < 10:
-                    rules[name] = rule
-                    continue
-                rows = [features[i][1] for i in train]
-                rules[name] = fit_encoder_rule(rows, overall[train], rule.align_threshold)
+            held = set(fold)
+            scorer = fit_scorer(
+                [p for i, p in enumerate(pairs) if i not in held], prepared, trainer
+            )
             stories.comparer = Comparer(
-                comparer.encoders, comparer.gazetteer, ScoringRule(rules), compact_vectors=True
+                comparer.encoders,
+                comparer.gazetteer,
+                scorer,
+                compact_vectors=True,
+                glance=comparer.glance,
             )
             stories.recluster(params)
-            fold_pairs = [pairs[i] for i in fold]
-            fold_gold = labelled_story_pairs(fold_pairs)
+            fold_gold = labelled_story_pairs([pairs[i] for i in fold])
             ids = [i for a, b, _ in fold_gold for i in (a, b)]
             story_of.update(
                 {k: v + 100_000 * len(tested) for k, v in stories.story_of(ids).items()}
@@ -116,7 +113,6 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("pairs", type=Path)
-    parser.add_argument("--db", type=Path, help="keep the scratch store here")
     args = parser.parse_args()
     pairs = load_pairs(args.pairs)
     gold = labelled_story_pairs(pairs)
@@ -127,44 +123,41 @@ def main() -> None:
         scores = pairwise_clustering(gold, tfidf_clustering(pairs, threshold))
         print(line(f"TF-IDF baseline, cosine ≥ {threshold}", scores))
 
-    with tempfile.TemporaryDirectory() as scratch:
-        path = args.db or Path(scratch) / "cluster.db"
-        comparer = Comparer(encoders=EncoderSet(None), compact_vectors=True)
-        with StoryStore(path, comparer=comparer) as stories:
-            started = time.perf_counter()
-            if stories.store.count("articles") == 0:
-                scores = evaluate_clustering(pairs, stories)
+    encoders = EncoderSet(cache_dir() / "embeddings.sqlite", threads=1)
+    trainer = Comparer(encoders=encoders)
+    training = prepare_articles(pairs, trainer), trainer
+    default = ClusterParams()
+    settings = [
+        ("storylink defaults", default),
+        ("  threshold 0.5", replace(default, threshold=0.5)),
+        ("  threshold 0.3", replace(default, threshold=0.3)),
+        ("  window and half-life 30 d", replace(default, window_days=30, half_life_days=30)),
+        ("  half-life 365 d", replace(default, half_life_days=365)),
+        ("  latest + most central article", replace(default, central=1)),
+    ]
+    for glance in (False, True):
+        label = "USE + e5 title/lead (use+e5 variant)" if glance else "USE only (ingest default)"
+        with tempfile.TemporaryDirectory() as scratch:
+            comparer = Comparer(encoders=encoders, compact_vectors=True, glance=glance)
+            with StoryStore(Path(scratch) / "cluster.db", comparer=comparer) as stories:
+                started = time.perf_counter()
+                evaluate_clustering(pairs, stories)
                 count = stories.store.count("articles")
-                print(f"ingested {count} articles in {time.perf_counter() - started:.0f} s")
-            default = ClusterParams()
-            print(
-                "setting: in-sample rule (fitted on these pairs) | rule refitted without the fold"
-            )
-            for name, params in (
-                ("storylink defaults", default),
-                ("  threshold 0.5", replace(default, threshold=0.5)),
-                ("  threshold 0.35", replace(default, threshold=0.35)),
-                ("  window and half-life 7 d", replace(default, window_days=7, half_life_days=7)),
-                (
-                    "  window and half-life 30 d",
-                    replace(default, window_days=30, half_life_days=30),
-                ),
-                ("  half-life 90 d", replace(default, half_life_days=90)),
-                ("  half-life 365 d", replace(default, half_life_days=365)),
-                ("  candidates 4", replace(default, candidates=4)),
-                ("  latest + most central article", replace(default, central=1)),
-                ("  latest + 2 most central", replace(default, central=2)),
-            ):
-                stories.recluster(params)
-                scores = pairwise_clustering(gold, stories.story_of(ids))
-                runs = cross_validated(stories, pairs, params)
-                f1 = [r.f1 for r in runs]
                 print(
-                    line(name, scores)
-                    + f" | CV F1 {np.mean(f1):.3f} ({min(f1):.3f}–{max(f1):.3f}), "
-                    f"P {np.mean([r.precision for r in runs]):.3f} "
-                    f"R {np.mean([r.recall for r in runs]):.3f}"
+                    f"\n{label}: ingested {count} articles in {time.perf_counter() - started:.0f} s"
                 )
+                print("setting: in-sample (shipped scorer) | scorer refitted without the fold")
+                for name, params in settings if not glance else settings[:3]:
+                    stories.recluster(params)
+                    scores = pairwise_clustering(gold, stories.story_of(ids))
+                    runs = cross_validated(stories, pairs, params, training)
+                    f1 = [r.f1 for r in runs]
+                    print(
+                        line(name, scores)
+                        + f" | CV F1 {np.mean(f1):.3f} ({min(f1):.3f}–{max(f1):.3f}), "
+                        f"P {np.mean([r.precision for r in runs]):.3f} "
+                        f"R {np.mean([r.recall for r in runs]):.3f}"
+                    )
 
 
 if __name__ == "__main__":

@@ -749,8 +749,8 @@ def section_split(
         score = pearson([float(docs[p.a.id] @ docs[p.b.id]) for p in pairs], gold)
         print(f"  ONNX document cosine (whole text): {score:+.3f}")
 
-    def rule_score(vectors: dict[str, ArticleVectors]) -> float:
-        """Pearson of the shipped rule's Overall (fitted on numpy whole-text vectors)."""
+    def scorer_overall(vectors: dict[str, ArticleVectors]) -> float:
+        """Pearson of the shipped scorer's Overall (trained on numpy whole-text vectors)."""
         kept = {}
         for article in articles:
             prepared = comparer.prepare(article)
@@ -773,9 +773,9 @@ def section_split(
     }
     if "ONNX int8 threads=1" in encoded:
         variants["ONNX vectors (whole text)"] = encoded["ONNX int8 threads=1"]
-    print("Shipped rule's Overall vs gold Overall (Pearson; the rule is not refitted):")
+    print("Shipped scorer's Overall vs gold Overall (Pearson; the scorer is not retrained):")
     for name, vectors in variants.items():
-        print(f"  {name}: {rule_score(vectors):+.3f}")
+        print(f"  {name}: {scorer_overall(vectors):+.3f}")
 
 
 def section_processes(

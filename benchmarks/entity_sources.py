@@ -20,7 +20,7 @@ from pathlib import Path
 from storylink.compare import Comparer, PairScore
 from storylink.demo import run_demo
 from storylink.evaluate import load_pairs
-from storylink.rule import SAME_STORY_MAX_OVERALL
+from storylink.scorer import SAME_STORY_MAX_OVERALL
 
 
 def sources(score: PairScore) -> Counter[str]:

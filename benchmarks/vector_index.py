@@ -60,7 +60,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from compare_quality import table  # a benchmark beside this one: markdown tables
+from scorer_quality import table  # a benchmark beside this one: markdown tables
 
 BATCH = 64
 K = 30

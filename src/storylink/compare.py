@@ -161,8 +161,8 @@ class Comparer:
     """Scores article pairs; keeps each article's analysis so a batch of pairs is cheap.
 
     `glance=True` adds e5 vectors of each article's title and lead to USE-language pairs
-    (the ``use+e5`` scorer variant: Pearson 0.74 instead of 0.70 on the dev pairs, at ~0.1 s
-    per article); story ingest turns it off for speed.
+    (the ``use+e5`` scorer variant: Pearson 0.74 instead of 0.70 on the dev pairs, at
+    ~0.13 s per article on two threads); story ingest turns it off for speed.
 
     >>> comparer = Comparer()
     >>> score = comparer.compare(article_a, article_b)  # doctest: +SKIP

@@ -13,6 +13,7 @@ from storylink.evaluate import (
     pair_metrics,
     pairwise_clustering,
     pearson,
+    ranks,
     spearman,
 )
 from storylink.read import ReadError
@@ -107,6 +108,11 @@ def test_scorer_fit_is_deterministic_and_recovers_a_trend() -> None:
     high = first.probability({**rows[0], "signal": 3.0})
     low = first.probability({**rows[0], "signal": -3.0})
     assert low < 0.2 < 0.8 < high  # high signal → low Overall → same story
+
+
+def test_ranks_share_ties() -> None:
+    assert ranks([5, 7, 7, 9]) == [1, 2.5, 2.5, 4]
+    assert ranks([3, 1, 2, 1]) == [4, 1.5, 3, 1.5]
 
 
 def test_spearman_hand_computed() -> None:

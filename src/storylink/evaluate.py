@@ -114,11 +114,22 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman rank correlation (Pearson of ranks, ties averaged)."""
-    from scipy.stats import rankdata
+def ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, tied values sharing their mean rank ([5, 7, 7, 9] → [1, 2.5, 2.5, 4])."""
+    array = np.asarray(values, dtype=np.float64)
+    order = np.argsort(array, kind="mergesort")
+    position = np.empty(len(array), dtype=np.int64)
+    position[order] = np.arange(len(array))
+    ordered = array[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    group = starts.cumsum()[position]  # 1-based tie group of each value
+    bounds = np.r_[np.nonzero(starts)[0], len(array)]
+    return (0.5 * (bounds[group - 1] + bounds[group] + 1)).tolist()
 
-    return pearson(rankdata(x).tolist(), rankdata(y).tolist())
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation: Pearson of the ranks."""
+    return pearson(ranks(x), ranks(y))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,48 @@ def examples() -> dict[str, Article]:
         json.loads(line)["id"] for line in examples_path().read_text("utf-8").splitlines() if line
     ]
     return {key: article for key, (_, article) in zip(ids, example_articles(), strict=True)}
+
+
+TOKEN = "test-token-7f3a"
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`storylink serve` on 127.0.0.1 over a store of the example articles: its base URL."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from storylink.demo import examples_path
+    from storylink.stories import StoryStore
+
+    db = tmp_path_factory.mktemp("served") / "examples.db"
+    with StoryStore(db) as stories:
+        stories.ingest([str(examples_path())])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "storylink.cli", "serve", "--db", str(db)]
+    command += ["--port", str(port), "--token", TOKEN, "--max-body", "200000"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"server did not start: {server.stdout.read() if server.stdout else ''}"
+                )
+            time.sleep(0.5)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

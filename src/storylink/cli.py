@@ -27,6 +27,7 @@ from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score
 from .paths import cache_dir
 from .read import FieldNames, ReadError, parse_date, read_many, read_one
 from .scorer import RIDGE_ALPHA, Scorer
+from .serve import MAX_BODY_BYTES
 from .store import StoreError
 from .stories import BATCH_SIZE, DEFAULT_DB, SearchHit, Story, StoryStore, evaluate_clustering
 from .train import cross_validate, fit_scorer, prepare_articles
@@ -850,6 +851,37 @@ def _clustering(
         "false_positives": scores.false_positives,
         "false_negatives": scores.false_negatives,
     }
+
+
+@app.command()
+def serve(
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="STORYLINK_TOKEN",
+            help="Bearer token that POST /articles requires (or $STORYLINK_TOKEN); "
+            "without one, ingest over HTTP is off. Reads are open.",
+        ),
+    ] = None,
+    max_body: Annotated[
+        int, typer.Option(min=1024, help="Largest request body in bytes (larger: 413).")
+    ] = MAX_BODY_BYTES,
+) -> None:
+    """Serve the stories: JSON API (docs at /docs) and web pages (/, /story/ID, /compare).
+
+    Example: storylink serve --db news.db --port 8000 --token "$(openssl rand -hex 16)"
+    """
+    import uvicorn
+
+    _need_db(db)
+    from .serve import create_app
+
+    app = create_app(db, token, max_body)
+    console.print(f"storylink on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _version(value: bool) -> None:

@@ -124,7 +124,8 @@ def ranks(values: Sequence[float]) -> list[float]:
     starts = np.r_[True, ordered[1:] != ordered[:-1]]
     group = starts.cumsum()[position]  # 1-based tie group of each value
     bounds = np.r_[np.nonzero(starts)[0], len(array)]
-    return (0.5 * (bounds[group - 1] + bounds[group] + 1)).tolist()
+    mean_ranks: list[float] = (0.5 * (bounds[group - 1] + bounds[group] + 1)).tolist()
+    return mean_ranks
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:

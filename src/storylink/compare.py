@@ -10,6 +10,7 @@ numbers. Scale: 1 = very similar … 4 = very dissimilar, as annotated in SemEva
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -34,6 +35,7 @@ from .language import UNDETERMINED, with_language
 from .scorer import Scorer, default_scorer
 
 MAX_ALIGNED = 6
+MAX_PREPARED = 4096  # analysed articles a comparer keeps (~0.1 MB each), least recent dropped
 log = logging.getLogger(__name__)
 GLANCE_LEAD_CHARS = 800  # e5 reads the title and this much of the text (measured: RESULTS.md)
 
@@ -181,7 +183,9 @@ class Comparer:
         self._scorer = scorer
         self.compact_vectors = compact_vectors  # float16-rounded, as a store keeps them
         self.glance = glance
-        self._prepared: dict[tuple[str, datetime | None, str | None], PreparedArticle] = {}
+        self._prepared: OrderedDict[tuple[str, datetime | None, str | None], PreparedArticle] = (
+            OrderedDict()
+        )
         self._boilerplate: np.ndarray | None = None
 
     @property
@@ -200,6 +204,10 @@ class Comparer:
         cached = self._prepared.get(key)
         if cached is None:
             cached = self._prepared[key] = self._analysed(article)
+            if len(self._prepared) > MAX_PREPARED:  # a long-running server sees endless texts
+                self._prepared.popitem(last=False)
+        else:
+            self._prepared.move_to_end(key)
         return cached
 
     def _analysed(self, article: Article) -> PreparedArticle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
 
@@ -58,6 +59,18 @@ def test_errors_are_clear(served: str) -> None:
     assert both.status_code == 422 and "exactly one of text, url or id" in both.text
     huge = httpx.post(f"{served}/compare", json={"a": {"text": "x" * 300_000}, "b": {"id": "1"}})
     assert huge.status_code == 413 and "exceeds" in huge.json()["detail"]
+
+    def chunked(text: bytes) -> Iterator[bytes]:  # no Content-Length: the server must count
+        yield b'{"a": {"text": "'
+        yield text
+        yield b'"}, "b": {"id": "1"}}'
+
+    headers = {"content-type": "application/json"}
+    streamed = httpx.post(f"{served}/compare", content=chunked(b"x" * 300_000), headers=headers)
+    assert streamed.status_code == 413
+    sentence = b"An earthquake struck off the coast of Izmir in Turkey on Saturday. "
+    small = httpx.post(f"{served}/compare", content=chunked(sentence), headers=headers, timeout=120)
+    assert small.status_code == 200, small.text
 
 
 def test_compare_by_text_and_by_id(served: str) -> None:

@@ -179,6 +179,8 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         length = request.headers.get("content-length")
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            length = str(len(await request.body()))  # chunked: read it (kept for the endpoint)
         if length and length.isdigit() and int(length) > max_body_bytes:
             return JSONResponse(
                 {"detail": f"request body of {length} bytes exceeds {max_body_bytes}"}, 413

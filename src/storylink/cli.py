@@ -684,13 +684,15 @@ def train(
     ] = 5,
     alpha: Annotated[float, typer.Option(min=0.0, help="Ridge penalty.")] = RIDGE_ALPHA,
 ) -> None:
-    """Train the pair scorer (7 dimensions + same-story probability) on labelled pairs.
+    """Train the pair scorer (7 dimensions + same-story probability).
 
-    Reports grouped cross-validation first (pairs sharing an article stay in one fold), then
-    fits on all pairs and writes OUT/scorer.json and OUT/scorer-background.npz. Same pairs,
-    same artifact. Use it with `storylink compare --scorer OUT` or `eval --scorer OUT`; the
-    shipped scorer was made with --pairs ../shared/data/semeval8/dev_pairs.jsonl
-    --out src/storylink/data.
+    Reports grouped cross-validation first (pairs sharing an article stay in
+    one fold), then fits on all pairs and writes OUT/scorer.json and
+    OUT/scorer-background.npz. Same pairs, same artifact. Use it with
+    `storylink compare --scorer OUT` or `storylink eval --scorer OUT`.
+
+    The shipped scorer: storylink train --out src/storylink/data
+    --pairs ../shared/data/semeval8/dev_pairs.jsonl
     """
     labelled = _pairs(pairs)
     comparer = Comparer(encoders=EncoderSet(cache_dir() / "embeddings.sqlite"))
@@ -769,12 +771,13 @@ def eval_command(
 ) -> None:
     """Measure storylink on labelled pairs: pair scores and story clustering.
 
-    Pair scores: Pearson and Spearman of each predicted dimension with gold, per language
-    pair, and precision/recall/F1 of the same-story verdict (gold Overall ≤ 2). Clustering:
-    the articles are ingested into a fresh store and the pairs judged by whether both articles
-    landed in one story (gold: Overall ≤ 2 same, ≥ 3 different, pairs in between left out).
+    Pair scores: Pearson and Spearman of each predicted dimension with gold,
+    overall and per language pair, and precision/recall/F1 of the same-story
+    verdict (gold Overall ≤ 2). Clustering: the articles are ingested into a
+    fresh store; a pair counts as joined when both land in one story (gold:
+    Overall ≤ 2 same, ≥ 3 different, pairs in between left out).
 
-    Example: storylink eval dev_pairs.jsonl --workers 2 --out predictions.jsonl --json
+    Example: storylink eval dev_pairs.jsonl --workers 2 --out pred.jsonl
     """
     labelled = _pairs(pairs)
     comparer = _comparer(scorer)

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from .article import Article
 from .compare import CompareError, Comparer, PairScore
+from .encode import EncoderSet
 from .read import FieldNames, ReadError, parse_date, read_one, record_article
 from .stories import Story, StoryStore
 
@@ -106,11 +107,10 @@ class Service:
         self.jobs: dict[str, Job] = {}
         self._ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
-    def _open(self) -> StoryStore:
-        return StoryStore(
-            self.db,
-            comparer=Comparer(self.comparer.encoders, compact_vectors=True, glance=False),
-        )
+    def _open(self, encoders: EncoderSet | None = None) -> StoryStore:
+        """The store, with the server's encoders unless given others."""
+        comparer = Comparer(encoders or self.comparer.encoders, compact_vectors=True, glance=False)
+        return StoryStore(self.db, comparer=comparer)
 
     @contextmanager
     def reading(self) -> Iterator[StoryStore]:
@@ -126,7 +126,8 @@ class Service:
     def _run(self, job: Job, articles: list[Article]) -> None:
         job.status = "running"
         try:
-            with self._open() as writer:
+            # own models: the job runs beside requests, and the models are not thread-safe
+            with self._open(EncoderSet(None, threads=1)) as writer:
 
                 def progress(done: int, total: int) -> None:
                     job.done = done

@@ -101,7 +101,7 @@ class PairScore:
     encoder: str
     explanation: Explanation
     features: dict[str, float]
-    scores: dict[str, float] = field(default_factory=dict)  # all seven dimensions
+    scores: dict[str, float] = field(default_factory=dict)  # the scorer's dimensions (7 shipped)
     variant: str = ""  # which of the scorer's feature sets judged the pair
     article_a: str = ""
     article_b: str = ""

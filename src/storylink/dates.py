@@ -76,15 +76,19 @@ class SharedValue:
     b: str
 
 
-@lru_cache(maxsize=64)
 def is_calendar_word(phrase: str, language: str) -> bool:
     """True for a month or weekday name of the language ("March", "دوشنبه" Monday), which
     must not be read as a place (March, Cambridgeshire; Dushanbe)."""
+    return fold(phrase).rstrip(".") in _calendar_keys(language)
+
+
+@lru_cache(maxsize=64)
+def _calendar_keys(language: str) -> frozenset[str]:
     months, weekdays = _calendar_words(language)
-    key = fold(phrase).rstrip(".")
-    return key in months or key in weekdays
+    return frozenset(months) | frozenset(weekdays)
 
 
+@lru_cache(maxsize=64)  # babel's tables are slow to read; callers must not change the dicts
 def _calendar_words(language: str) -> tuple[dict[str, int], dict[str, int]]:
     """Month and weekday names (as written and folded) → month number and weekday."""
     from babel import Locale, UnknownLocaleError
@@ -112,6 +116,12 @@ def _calendar_words(language: str) -> tuple[dict[str, int], dict[str, int]]:
                     for ending in _FEMININE_ENDINGS:
                         weekdays.setdefault(key[:-1] + ending, number)
     return months, weekdays
+
+
+@lru_cache(maxsize=64)
+def _any_months(language: str) -> dict[str, int]:
+    """Month names of the language, then English ones, which agency copy mixes in."""
+    return _calendar_words(language)[0] | _calendar_words("en")[0]
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -186,8 +196,7 @@ def _resolve(mention: DateMention, published: datetime | None) -> DateMention:
 def find_dates(text: str, language: str, published: datetime | None = None) -> list[DateMention]:
     """Dates mentioned in a text, most specific first where spans overlap."""
     digits = normalize_digits(text)  # same length as text, so spans stay valid
-    months, weekdays = _calendar_words(language)
-    months = months | _calendar_words("en")[0]  # once per text, not per match
+    months, weekdays = _any_months(language), _calendar_words(language)[1]
     taken = bytearray(len(digits))  # 1 where a date was found: linear, even for huge texts
     found: list[DateMention] = []
     for pattern, kind in _patterns(language):

@@ -78,10 +78,33 @@ class EntityProfile:
     surfaces: dict[str, str] = field(default_factory=dict)  # folded n-gram → as written
     skeletons: dict[str, str] = field(default_factory=dict)  # skeleton → as written
     short_names: dict[str, str] = field(default_factory=dict)  # long-vowel skeleton of a word
+    # skeletons and short names by first letter, built when another article is first matched
+    _initials: tuple[_Initials, _Initials] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def places(self) -> dict[str, Mention]:
         return {m.key: m for m in self.mentions if m.kind == "place" and m.key}
+
+    def near_candidates(self, shape: str, long_vowels: bool = False) -> list[tuple[str, str]]:
+        """(skeleton, as written) that `_near` could accept for a shape, in table order:
+        those with its first letter, of 6+ letters (4+ for short names). Scoring a pair
+        scans these instead of every skeleton of the article."""
+        if self._initials is None:
+            self._initials = (_by_initial(self.skeletons, 6), _by_initial(self.short_names, 4))
+        return self._initials[long_vowels].get(shape[:1], [])
+
+
+_Initials = dict[str, list[tuple[str, str]]]
+
+
+def _by_initial(table: dict[str, str], min_length: int) -> _Initials:
+    grouped: _Initials = {}
+    for shape, surface in table.items():
+        if len(shape) >= min_length:
+            grouped.setdefault(shape[0], []).append((shape, surface))
+    return grouped
 
 
 @lru_cache(maxsize=1)
@@ -106,6 +129,7 @@ class Gazetteer:
         self.languages = tuple(languages)
         self.min_population = min_population
         self._index: dict[str, Place] | None = None
+        self._first_words: frozenset[str] | None = None  # of multi-word names, built on use
 
     def _add(self, alias: str, place: Place, index: dict[str, Place], stop: frozenset[str]) -> None:
         key = fold(alias)
@@ -169,8 +193,22 @@ class Gazetteer:
         In scripts without capitals every word is a candidate, so small towns whose names are
         also common words ("الوقف", the ceasefire) are only accepted from cased scripts.
         """
-        for variant in _variants(fold(phrase)):
-            place = self.index.get(variant)
+        return self.lookup_key(fold(phrase), cased)
+
+    def lookup_key(self, key: str, cased: bool = True) -> Place | None:
+        """`lookup` of a phrase already folded: `profile()` folds each n-gram once."""
+        index = self.index
+        first = key[:1]
+        if _is_arabic(first):
+            if " " in key and not self._first_word_known(key):
+                return None  # no place name starts with this word, with or without its clitic
+            candidates: tuple[str, ...] = _variants(key)
+        elif " " in key or not (key.isascii() or "\u0400" <= first <= "\u04ff"):
+            candidates = (key,)  # `_variants` has none to add but for Arabic, Russian, English
+        else:
+            candidates = _variants(key)
+        for variant in candidates:
+            place = index.get(variant)
             if place is None:
                 continue
             small_city = place.key.startswith("city:") and place.population < UNCASED_MIN_POPULATION
@@ -178,29 +216,48 @@ class Gazetteer:
                 return place
         return None
 
+    def _first_word_known(self, key: str) -> bool:
+        """Whether an Arabic phrase's first word, as written or without a clitic, starts a
+        place name of several words: most n-grams of Arabic text are then rejected at once.
+        Variants only change the first word's start and the last word's end, and keep the
+        spaces, so a phrase whose first words all fail cannot match."""
+        if self._first_words is None:
+            self._first_words = frozenset(k.split(" ", 1)[0] for k in self.index if " " in k)
+        first = key.split(" ", 1)[0]
+        return first in self._first_words or any(
+            first.startswith(p) and first[len(p) :] in self._first_words for p in _ARABIC_PREFIXES
+        )
 
-def _variants(key: str) -> Iterable[str]:
+
+def _is_arabic(key: str) -> bool:
+    """The first character is in the Arabic block: `_variants` strips clitics and nisba."""
+    return "\u0600" <= key[:1] <= "\u06ff"
+
+
+@lru_cache(maxsize=65_536)  # words recur across a stream's articles
+def _variants(key: str) -> tuple[str, ...]:
     """Spellings to try: as is; Arabic without clitics or nisba; Russian case endings
     ("Москвы" → "Москва", "России" → "Россия"); English demonym stems ("Iranian" → "Iran")."""
-    yield key
-    if re.match(r"[\u0600-\u06ff]", key):
+    found = [key]
+    if _is_arabic(key):
         stems = [key] + [key[len(p) :] for p in _ARABIC_PREFIXES if key.startswith(p)]
         for stem in stems:
             if stem != key and len(stem) >= 3:
-                yield stem
+                found.append(stem)
             for ending in _ARABIC_NISBA:
                 if stem.endswith(ending) and len(stem) - len(ending) >= 3:
                     base = stem[: -len(ending)]
-                    yield from (base, base + "ا", base + "يا")
-    elif re.match(r"[\u0400-\u04ff]", key) and " " not in key:
+                    found.extend((base, base + "ا", base + "يا"))
+    elif "\u0400" <= key[:1] <= "\u04ff" and " " not in key:
         for ending in _RUSSIAN_CASE_ENDINGS:
             stem = key[: -len(ending)]
             if key.endswith(ending) and len(stem) >= 3:
-                yield from (stem, stem + "а", stem + "ь", stem + "я", stem + "ия")
+                found.extend((stem, stem + "а", stem + "ь", stem + "я", stem + "ия"))
     elif key.isascii() and " " not in key:
         for ending, replacement in (("ian", ""), ("n", ""), ("i", ""), ("ish", "ey"), ("ese", "")):
             if key.endswith(ending) and len(key) - len(ending) >= 4:
-                yield key[: -len(ending)] + replacement
+                found.append(key[: -len(ending)] + replacement)
+    return tuple(found)
 
 
 @lru_cache(maxsize=1)
@@ -251,18 +308,42 @@ def skeleton(text: str, long_vowels: bool = False) -> str:
     only "a" is dropped: "Putin" and "بوتين" both give "bwtyn". That stricter form lets short
     names match without colliding with ordinary three-consonant words.
     """
+    return _join_runs([_word_skeleton(word, long_vowels) for word in text.split(" ")])
+
+
+@lru_cache(maxsize=65_536)
+def _word_skeleton(word: str, long_vowels: bool = False) -> str:
+    """`skeleton` of a text without spaces. Every step works on single characters or on
+    letter pairs that a space separates, so a phrase's skeleton is its words' skeletons
+    joined (`_join_runs`), and `profile()` computes each word's once."""
     from anyascii import anyascii
 
-    latin = anyascii(text).lower()
+    latin = anyascii(word).lower()
     for digraph, single in (("ph", "f"), ("kh", "h"), ("gh", "g"), ("dh", "z"), ("th", "t")):
         latin = latin.replace(digraph, single)
     latin = latin.replace("sh", "s").replace("ch", "s").replace("ck", "k").replace("x", "ks")
     latin = latin.translate(_LABIALS)
     if long_vowels:
-        letters = re.sub(r"[^b-df-hj-np-z]", "", latin.translate(_LONG_VOWELS))
+        letters = _NOT_LONG_VOWEL_LETTER.sub("", latin.translate(_LONG_VOWELS))
     else:
-        letters = re.sub(r"[^b-df-hj-np-tz]", "", latin)  # vowels, w, y and marks go
-    return re.sub(r"(.)\1+", r"\1", letters)
+        letters = _NOT_CONSONANT.sub("", latin)  # vowels, w, y and marks go
+    return _RUN.sub(r"\1", letters)
+
+
+_NOT_LONG_VOWEL_LETTER = re.compile(r"[^b-df-hj-np-z]")
+_NOT_CONSONANT = re.compile(r"[^b-df-hj-np-tz]")
+_RUN = re.compile(r"(.)\1+")
+
+
+def _join_runs(pieces: Iterable[str]) -> str:
+    """Word skeletons joined as one: a letter that ends one word and starts the next is
+    written once, as in the whole phrase's skeleton ("Aziz Zaman": "z" + "zmn" → "zmn")."""
+    joined = ""
+    for piece in pieces:
+        if piece and joined and joined[-1] == piece[0]:
+            piece = piece[1:]  # a skeleton has no runs, so only its first letter repeats
+        joined += piece
+    return joined
 
 
 def _near(a: str, b: str) -> bool:
@@ -277,18 +358,41 @@ def _near(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :] or a[i + 1 :] == b[i + 1 :]
 
 
-def _ngrams(text: str) -> Iterable[tuple[str, int]]:
-    """Candidate name spans: token n-grams, or character n-grams for unspaced scripts."""
-    if is_unspaced(text):
+def _ngrams(
+    text: str, words: list[str] | None = None, cased: bool = False
+) -> Iterable[tuple[str, int]]:
+    """Candidate name spans: token n-grams (of `words`, the text's tokens, when given), or
+    character n-grams for unspaced scripts. Each distinct span comes once, at its first place:
+    what `profile()` makes of a span does not depend on where it stands. If `cased`, spans
+    starting with a small letter of a cased script are left out: "said" is not "Said"."""
+    done: set[str] = set()
+    if words is None and is_unspaced(text):
         for run in re.findall(r"[^\W\d_]+", text):
             for size in range(2, 7):
                 for start in range(0, max(len(run) - size + 1, 0)):
-                    yield run[start : start + size], 1
+                    gram = run[start : start + size]
+                    if gram not in done and not (cased and _small_cased(gram)):
+                        done.add(gram)
+                        yield gram, 1
         return
-    words = tokens(text)
+    words = tokens(text) if words is None else words
+    starts = [not (cased and _small_cased(word)) for word in words]
     for size in range(MAX_NGRAM, 0, -1):
         for start in range(len(words) - size + 1):
-            yield " ".join(words[start : start + size]), size
+            if starts[start]:
+                gram = " ".join(words[start : start + size]) if size > 1 else words[start]
+                if gram not in done:
+                    done.add(gram)
+                    yield gram, size
+
+
+def _small_cased(span: str) -> bool:
+    """Starts with a letter of a cased script that is not a capital."""
+    return bool(CASED_SCRIPTS.match(span)) and not span[:1].isupper()
+
+
+# CJK ideographs and Hangul syllables: `fold` leaves runs of them as they are
+_IDEOGRAPHS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]+")
 
 
 def _also_lowercase(phrase: str, text: str, lowercase_words: set[str]) -> bool:
@@ -313,7 +417,7 @@ def _capitalised_runs(
     run: list[str] = []
     for index, word in enumerate(tokens(sentence)):
         first_word = index == 0 and word.lower() in lowercase_words
-        if word[0].isupper() and fold(word) not in stop and not first_word:
+        if word[0].isupper() and _fold_word(word) not in stop and not first_word:
             run.append(word)
             continue
         if run:
@@ -330,7 +434,8 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     text = article.full_text[:MAX_ANALYSED_CHARS]
     cased = bool(CASED_SCRIPTS.search(text[:2000]))
     nouns_lowercase = language not in CAPITALISED_NOUNS
-    lowercase_words = {word for word in tokens(text) if word.islower()}
+    words = tokens(text)
+    lowercase_words = {word for word in words if word.islower()}
     mentions: list[Mention] = []
     seen: set[tuple[str, str]] = set()
 
@@ -376,19 +481,40 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     skeletons: dict[str, str] = {}
     short_names: dict[str, str] = {}
     unspaced = is_unspaced(text)
-    for gram, size in _ngrams(text):
-        if cased and CASED_SCRIPTS.match(gram) and not gram[:1].isupper():
-            continue  # in cased scripts names are capitalised: "said" is not "Said"
-        surfaces.setdefault(fold(gram), gram)
-        if not unspaced:
-            skeletons.setdefault(skeleton(gram), gram)
-            if size == 1:
-                for word in _without_clitics(gram):
-                    short_names.setdefault(skeleton(word, long_vowels=True), gram)
-        place = place_named(gram)
-        if place is not None and not _also_lowercase(gram, text, lowercase_words):
+    for gram, size in _ngrams(text, None if unspaced else words, cased):
+        if unspaced:
+            key = gram if _IDEOGRAPHS.fullmatch(gram) else fold(gram)
+        elif size == 1:
+            key = _fold_word(gram)
+            skeletons.setdefault(_word_skeleton(gram), gram)
+            for shape in _short_shapes(gram):
+                short_names.setdefault(shape, gram)
+        else:  # fold and skeleton of a phrase are those of its words, joined (and cached)
+            parts = gram.split(" ")
+            key = " ".join(filter(None, map(_fold_word, parts)))
+            skeletons.setdefault(_join_runs(map(_word_skeleton, parts)), gram)
+        surfaces.setdefault(key, gram)
+        place = gazetteer.lookup_key(key, cased)
+        if (
+            place is not None
+            and not is_calendar_word(gram, language)
+            and not _also_lowercase(gram, text, lowercase_words)
+        ):
             add(gram, "place", place)
     return EntityProfile(language, mentions, surfaces, skeletons, short_names)
+
+
+@lru_cache(maxsize=65_536)
+def _fold_word(word: str) -> str:
+    """`fold` of a word (or a name), kept: a phrase's fold is its words' folds joined by
+    spaces, the empty ones left out, since each step of `fold` works within the spaces."""
+    return fold(word)
+
+
+@lru_cache(maxsize=65_536)
+def _short_shapes(word: str) -> tuple[str, ...]:
+    """Long-vowel skeletons of a word and of the word without its Arabic clitics."""
+    return tuple(skeleton(form, long_vowels=True) for form in _without_clitics(word))
 
 
 @dataclass(frozen=True)
@@ -417,7 +543,7 @@ def _find(mention: Mention, other: EntityProfile) -> tuple[str, str, str] | None
     ("Putin" ↔ "بوتين"): long skeletons match as they are (or one letter apart from 6 on),
     three-consonant ones only with their long vowels agreeing.
     """
-    key = fold(mention.text)
+    key = _fold_word(mention.text)  # names recur across the pairs scored
     if key in other.surfaces:
         return other.surfaces[key], "same spelling", mention.label
     words = mention.text.split()
@@ -429,16 +555,16 @@ def _find(mention: Mention, other: EntityProfile) -> tuple[str, str, str] | None
             if shape in other.skeletons:
                 return other.skeletons[shape], "transliteration", name
             if len(shape) >= 6:
-                for candidate, surface in other.skeletons.items():
-                    if len(candidate) >= 6 and _near(shape, candidate):
+                for candidate, surface in other.near_candidates(shape):
+                    if _near(shape, candidate):
                         return surface, "transliteration", name
         elif len(shape) == 3 and " " not in name:
             vowelled = skeleton(name, long_vowels=True)
             if vowelled in other.short_names:
                 return other.short_names[vowelled], "transliteration", name
             if len(vowelled) >= 5:  # "Biden" bydyn ↔ "بايدن" bydn
-                for candidate, surface in other.short_names.items():
-                    if len(candidate) >= 4 and _near(vowelled, candidate):
+                for candidate, surface in other.near_candidates(vowelled, long_vowels=True):
+                    if _near(vowelled, candidate):
                         return surface, "transliteration", name
     return None
 

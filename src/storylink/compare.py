@@ -32,7 +32,7 @@ from .features import (
     encoder_features,
 )
 from .language import UNDETERMINED, with_language
-from .scorer import Scorer, default_scorer
+from .scorer import Scorer, Variant, default_scorer
 
 MAX_ALIGNED = 6
 MAX_PREPARED = 4096  # analysed articles a comparer keeps (~0.1 MB each), least recent dropped
@@ -266,14 +266,21 @@ class Comparer:
         prepared = self._analysed(article)
         encoder = self.home_encoder(prepared)
         self.vectors(prepared, encoder)
-        if self.glance and encoder.name == UseEncoder.name:
-            self.glance_vectors(prepared)
+        if encoder.name == UseEncoder.name:
+            self._boilerplate_share(prepared)  # here, in a worker process, not per pair later
+            if self.glance:
+                self.glance_vectors(prepared)
         return prepared
 
-    def _boilerplate_prototypes(self) -> np.ndarray:
-        if self._boilerplate is None:
-            self._boilerplate = self.encoders.encoder(UseEncoder.name).encode(list(BOILERPLATE))
-        return self._boilerplate
+    def _boilerplate_share(self, prepared: PreparedArticle) -> float:
+        """Share of the article's sentences that are page furniture, computed once."""
+        if prepared.boilerplate is None:
+            if self._boilerplate is None:
+                prototypes = list(BOILERPLATE)
+                self._boilerplate = self.encoders.encoder(UseEncoder.name).encode(prototypes)
+            vectors = prepared.vectors[UseEncoder.name]
+            prepared.boilerplate = boilerplate_share(vectors, self._boilerplate)
+        return prepared.boilerplate
 
     def pair_features(
         self,
@@ -308,15 +315,29 @@ class Comparer:
             prefix, encoder.name, va, vb, *languages, background, similarity
         )
         if use:
-            prototypes = self._boilerplate_prototypes()
-            features["boilerplate"] = max(
-                boilerplate_share(va, prototypes), boilerplate_share(vb, prototypes)
-            )
+            features["boilerplate"] = max(self._boilerplate_share(pa), self._boilerplate_share(pb))
             if self.glance:
                 ga, gb = self.glance_vectors(pa), self.glance_vectors(pb)
                 features.update(encoder_features("glance", GLANCE, ga, gb, *languages, background))
         features.update(common_features(pa, pb, names, dates, numbers))
         return features, similarity, names, dates, numbers
+
+    def probability(self, pa: PreparedArticle, pb: PreparedArticle) -> float:
+        """Only the same-story probability of two prepared articles: what clustering needs,
+        without the seven scores and the explanation (sentence alignment)."""
+        features = self._features(pa, pb)[0]
+        return self._variant(features, pa, pb).probability(features)
+
+    def _variant(
+        self, features: dict[str, float], pa: PreparedArticle, pb: PreparedArticle
+    ) -> Variant:
+        try:
+            return self.scorer.variants[self.scorer.variant_for(features)]
+        except KeyError:
+            raise CompareError(
+                f"the scorer was not trained for {pa.language}-{pb.language} pairs "
+                f"({', '.join(sorted(pa.vectors))} features)"
+            ) from None
 
     def compare(self, a: Article, b: Article) -> PairScore:
         """Score two articles; raises `CompareError` if they cannot be compared."""
@@ -341,14 +362,7 @@ class Comparer:
             sentences_b=len(vb.sentences),
             sentences_with_counterpart=len(aligned),
         )
-        try:
-            variant_name = self.scorer.variant_for(features)
-        except KeyError:
-            raise CompareError(
-                f"the scorer was not trained for {pa.language}-{pb.language} pairs "
-                f"({encoder.name} features)"
-            ) from None
-        variant = self.scorer.variants[variant_name]
+        variant = self._variant(features, pa, pb)
         scores = variant.scores(features)
         probability = variant.probability(features)
         return PairScore(
@@ -361,7 +375,7 @@ class Comparer:
             explanation=explanation,
             features={k: features[k] for k in variant.features},
             scores=scores,
-            variant=variant_name,
+            variant=self.scorer.variant_for(features),
             article_a=pa.article.origin or pa.article.id,
             article_b=pb.article.origin or pb.article.id,
         )

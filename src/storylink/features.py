@@ -60,6 +60,7 @@ class PreparedArticle:
     dates: list[DateMention]
     numbers: list[NumberMention]
     vectors: dict[str, ArticleVectors] = field(default_factory=dict)
+    boilerplate: float | None = None  # share of page-furniture sentences (USE), once computed
 
     @property
     def language(self) -> str:

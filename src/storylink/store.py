@@ -14,7 +14,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -188,15 +188,15 @@ def _analysis_blob(prepared: PreparedArticle) -> bytes:
     data = {
         "names": {
             "language": names.language,
-            "mentions": [asdict(m) for m in names.mentions],
+            "mentions": [vars(m) for m in names.mentions],  # flat dataclasses: vars = asdict
             "surfaces": names.surfaces,
             "skeletons": names.skeletons,
             "short_names": names.short_names,
         },
-        "dates": [asdict(d) for d in prepared.dates],
-        "numbers": [asdict(n) for n in prepared.numbers],
+        "dates": [vars(d) for d in prepared.dates],
+        "numbers": [vars(n) for n in prepared.numbers],
     }
-    return zlib.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"), 3)
+    return zlib.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"), 1)
 
 
 def _prepared_from(article: Article, blob: bytes) -> PreparedArticle:

@@ -10,12 +10,16 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
+import numpy as np
 import pytest
 
 from storylink.article import Article
-from storylink.cluster import ClusterParams
+from storylink.cluster import ClusterParams, OnlineClusterer
 from storylink.compare import Comparer
 from storylink.demo import example_articles, examples_path
 from storylink.encode import EncoderSet
@@ -274,8 +278,61 @@ def test_cluster_params_validate_and_load_from_other_versions() -> None:
         ClusterParams(threshold=1.5)
     with pytest.raises(ValueError):
         ClusterParams(window_days=0)
+    with pytest.raises(ValueError, match="combine"):
+        ClusterParams(combine="median")
+    with pytest.raises(ValueError, match="nearest"):
+        ClusterParams(nearest=-1)
     saved = {"threshold": 0.6, "representatives": 3}  # a name this version does not have
     assert ClusterParams.from_dict(saved) == ClusterParams(threshold=0.6)
+
+
+def _toy_clusterer(
+    params: ClusterParams, dates: dict[int, datetime | None], cosine: dict[int, float]
+) -> tuple[OnlineClusterer, dict[int, Any]]:
+    """A clusterer over toy articles 1, 2 (one story) and 3 (the newcomer): article 3 is the
+    same story as 1, its nearest neighbour, and scores low with 2, the story's latest."""
+    probability = {(2, 1): 0.9, (3, 1): 0.9, (3, 2): 0.1}
+    articles = {
+        seq: SimpleNamespace(
+            seq=seq,
+            article=SimpleNamespace(published=dates[seq]),
+            vectors={"use-m3": SimpleNamespace(document_vector=np.eye(3)[seq - 1])},
+        )
+        for seq in (1, 2, 3)
+    }
+    comparer = SimpleNamespace(probability=lambda a, b: probability[a.seq, b.seq])
+    clusterer = OnlineClusterer(
+        cast(Any, comparer),
+        lambda encoder, vector, k: [(s, c) for s, c in cosine.items() if s in clusterer.story_of],
+        lambda seq: articles[seq],
+        params,
+    )
+    for seq in (1, 2):
+        clusterer.assign(seq, "use-m3", articles[seq])
+    return clusterer, articles
+
+
+@pytest.mark.parametrize(
+    ("dated", "params", "joins"),
+    [
+        (False, ClusterParams(), True),  # compared with its nearest neighbour, 1: joins
+        (False, ClusterParams(nearest=0, member_time=False), False),  # only the latest, 2
+        (True, ClusterParams(), True),  # 1 is undated: its time cannot rule it out
+        (True, ClusterParams(member_time=False), False),  # the story's span is 152 days away
+        (True, ClusterParams(nearest=0), False),  # 2 is 152 days away: not compared
+    ],
+)
+def test_an_article_follows_its_nearest_neighbour_into_its_story(
+    dated: bool, params: ClusterParams, joins: bool
+) -> None:
+    dates = {1: None, 2: None, 3: None}
+    if dated:
+        dates = {1: None, 2: datetime(2020, 1, 1, tzinfo=UTC), 3: datetime(2020, 6, 1, tzinfo=UTC)}
+    clusterer, articles = _toy_clusterer(params, dates, {1: 0.8, 2: 0.5})
+    assert clusterer.story_of[1] == clusterer.story_of[2]
+    decision = clusterer.assign(3, "use-m3", articles[3])
+    assert (decision.story_id == clusterer.story_of[1]) is joins
+    assert decision.probability == (0.9 if joins else 0.1 if decision.compared else 0.0)
 
 
 def test_adding_in_several_calls_gives_the_same_stories(

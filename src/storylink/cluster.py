@@ -3,11 +3,14 @@
 Each new article is compared with a few candidate stories: those whose articles are its nearest
 neighbours in its encoder's space (`Neighbours`), plus, across encoder spaces (e.g. a Greek
 article, encoded by e5, against stories told in USE languages), recent stories that share a
-name with it. The pair scorer decides against each candidate's representative articles (its
-latest article, and optionally its most central ones); the probability fades with the time
-between the article and the story (stories go cold), and stories outside the time window are
-not candidates at all.
-The article joins the best story if that faded probability reaches the threshold, else it
+name with it. The pair scorer decides against each candidate's representative articles: its
+latest article, and the new article's nearest neighbour in the story it belongs to (so an
+article follows its closest earlier article even into a large story whose latest article is
+about something else); optionally more neighbours or the story's most central articles. Each
+probability fades with the time between the two articles compared (stories go cold; an undated
+article rules nothing out), and articles outside the time window are neither compared nor make
+their story a candidate.
+The article joins the best story if its faded probability reaches the threshold, else it
 starts a new one. Same input order, same stories.
 """
 
@@ -33,11 +36,15 @@ class ClusterParams:
     """How eagerly articles join stories; every field is a measured default (RESULTS.md)."""
 
     threshold: float = 0.4  # faded same-story probability needed to join a story
-    window_days: float = 90.0  # a story is a candidate until this long after its last article
-    half_life_days: float = 180.0  # the probability halves per this many days away from a story
+    window_days: float = 90.0  # articles further apart than this are not compared
+    half_life_days: float = 180.0  # the probability halves per this many days between articles
     neighbours: int = 30  # nearest articles looked up per new article
     candidates: int = 8  # stories scored per new article
     central: int = 0  # most central articles compared with, besides the story's latest one
+    nearest: int = 1  # the article's nearest earlier articles, also compared with directly
+    nearest_per_story: int = 0  # each candidate story's members nearest the article, also compared
+    combine: str = "max"  # a story's probability from its compared articles': "max" or "mean"
+    member_time: bool = True  # time to the article compared, not to the story's span (False)
     min_cosine: float = 0.35  # neighbours less similar than this do not make a story a candidate
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
     across_spaces: int = 2  # of those, stories scored (each may need an e5 encoding: slow)
@@ -54,8 +61,12 @@ class ClusterParams:
             raise ValueError(f"threshold must be strictly between 0 and 1, not {self.threshold}")
         if self.window_days <= 0 or self.half_life_days <= 0:
             raise ValueError("window_days and half_life_days must be positive")
-        if min(self.neighbours, self.candidates) < 1 or self.central < 0:
-            raise ValueError("neighbours and candidates must be at least 1, central at least 0")
+        if min(self.neighbours, self.candidates) < 1:
+            raise ValueError("neighbours and candidates must be at least 1")
+        if min(self.central, self.nearest, self.nearest_per_story) < 0:
+            raise ValueError("central, nearest and nearest_per_story must be at least 0")
+        if self.combine not in ("max", "mean"):
+            raise ValueError(f"combine must be 'max' or 'mean', not {self.combine!r}")
 
 
 @dataclass
@@ -116,6 +127,7 @@ class OnlineClusterer:
         self.stories: dict[int, StoryState] = {}
         self.story_of: dict[int, int] = {}
         self.encoder_of: dict[int, str] = {}
+        self.time_of: dict[int, float | None] = {}
         self.document: dict[int, np.ndarray] = {}
         self.lacking: dict[str, set[int]] = {}  # encoder → stories with no member encoded by it
         self.next_story_id = next_story_id
@@ -135,17 +147,28 @@ class OnlineClusterer:
         """Put one article into the best story, or a new one; returns the decision."""
         ts = prepared.article.published.timestamp() if prepared.article.published else None
         document = prepared.vectors[encoder].document_vector
+        params = self.params
         best_story, best_probability, compared = None, 0.0, 0
-        for story in self._candidates(encoder, document, ts, prepared):
-            probability = 0.0
-            for rep in self._representatives(story, encoder):
+        for story, near in self._candidates(encoder, document, ts, prepared):
+            probabilities = []
+            for rep in self._representatives(story, encoder, near):
+                gap = self._gap_days(rep, ts) if params.member_time else 0.0
+                if gap > params.window_days:
+                    continue
                 try:
-                    score = self.comparer.score(prepared, self.load(rep))
+                    probability = self.comparer.probability(prepared, self.load(rep))
                 except CompareError:
                     continue
                 compared += 1
-                probability = max(probability, score.probability)
-            probability *= 0.5 ** (story.gap_days(ts) / self.params.half_life_days)
+                probabilities.append(probability * self._fade(gap))
+            if not probabilities:
+                continue
+            combined = (
+                max(probabilities) if params.combine == "max" else float(np.mean(probabilities))
+            )
+            probability = (
+                combined if params.member_time else combined * self._fade(story.gap_days(ts))
+            )
             if probability > best_probability:
                 best_story, best_probability = story, probability
         new_story = best_story is None or best_probability < self.params.threshold
@@ -155,21 +178,40 @@ class OnlineClusterer:
         self._join(best_story, seq, encoder, document, ts)
         return Decision(seq, best_story.id, new_story, best_probability, compared)
 
+    def _fade(self, gap_days: float) -> float:
+        return float(0.5 ** (gap_days / self.params.half_life_days))
+
+    def _gap_days(self, seq: int, ts: float | None) -> float:
+        """Days between a time and an earlier article's (0 when either is unknown)."""
+        other = self.time_of.get(seq)
+        return 0.0 if ts is None or other is None else abs(ts - other) / DAY
+
     def _candidates(
         self, encoder: str, document: np.ndarray, ts: float | None, prepared: PreparedArticle
-    ) -> list[StoryState]:
-        """Stories worth scoring: near neighbours' stories, then name-sharing ones elsewhere."""
+    ) -> list[tuple[StoryState, list[int]]]:
+        """Stories worth scoring, each with its members among the neighbours (nearest first):
+        near neighbours' stories, then name-sharing ones elsewhere (no neighbours)."""
         params = self.params
         best: dict[int, float] = {}
-        for seq, cosine in self.neighbours(encoder, document, params.neighbours):
+        near: dict[int, list[int]] = {}  # per story, its neighbours to compare with
+        taken = 0
+        found = self.neighbours(encoder, document, params.neighbours)
+        for seq, cosine in sorted(found, key=lambda item: (-item[1], item[0])):
             story_id = self.story_of.get(seq)
             if cosine < params.min_cosine or story_id is None:
                 continue
-            if self.stories[story_id].gap_days(ts) > params.window_days:
+            if params.member_time:
+                if self._gap_days(seq, ts) > params.window_days:
+                    continue
+            elif self.stories[story_id].gap_days(ts) > params.window_days:
                 continue
             best[story_id] = max(best.get(story_id, -1.0), cosine)
+            members = near.setdefault(story_id, [])
+            if taken < params.nearest or len(members) < params.nearest_per_story:
+                members.append(seq)
+            taken += 1
         ranked = sorted(best, key=lambda s: (-best[s], s))[: params.candidates]
-        chosen = [self.stories[s] for s in ranked]
+        chosen = [(self.stories[s], near[s]) for s in ranked]
         # stories with no member in this encoder's space are invisible to its index
         unseen = self.lacking.setdefault(encoder, set(self.stories))
         recent = sorted((self.stories[s] for s in unseen), key=_recency)[: params.scan_stories]
@@ -180,7 +222,7 @@ class OnlineClusterer:
             if count >= params.across_min_names:
                 shared.append((count, story))
         shared.sort(key=lambda item: (-item[0], item[1].id))
-        return chosen + [story for _, story in shared[: params.across_spaces]]
+        return chosen + [(story, []) for _, story in shared[: params.across_spaces]]
 
     def _new_story(self, story_id: int) -> StoryState:
         story = self.stories[story_id] = StoryState(story_id)
@@ -189,14 +231,14 @@ class OnlineClusterer:
             unseen.add(story_id)
         return story
 
-    def _representatives(self, story: StoryState, encoder: str) -> list[int]:
-        """The story's latest article (in the new article's encoder space when it has one, so
-        no second encoder must run) and, if asked, its most central ones."""
+    def _representatives(self, story: StoryState, encoder: str, near: list[int]) -> list[int]:
+        """The story's members that are among the new article's nearest neighbours (`near`),
+        its latest article (in the new article's encoder space when it has one, so no second
+        encoder must run) and, if asked, its most central ones."""
         central = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
-        chosen = central[: self.params.central]
         same_space = [m for m in story.members if self.encoder_of[m] == encoder]
         latest = (same_space or story.members)[-1]
-        return chosen if latest in chosen else [*chosen, latest]
+        return list(dict.fromkeys([*near, *central[: self.params.central], latest]))
 
     def _join(
         self,
@@ -214,6 +256,7 @@ class OnlineClusterer:
             story.last_ts = ts if story.last_ts is None else max(story.last_ts, ts)
         self.story_of[seq] = story.id
         self.encoder_of[seq] = encoder
+        self.time_of[seq] = ts
         self.document[seq] = document
         if update_centrality:
             self._update_centrality(story)

@@ -374,8 +374,8 @@ def _count(n: int, noun: str, plural: str = "") -> str:
 
 
 THRESHOLD_HELP = "Same-story probability an article needs to join a story (0–1)."
-WINDOW_HELP = "Days after its last article during which a story can still grow."
-HALF_LIFE_HELP = "Days over which the chance to join a story halves (stories go cold)."
+WINDOW_HELP = "Days apart beyond which a new article is not compared with a story's article."
+HALF_LIFE_HELP = "Days apart over which the chance to join via an article halves (stories go cold)."
 
 
 @app.command()

@@ -111,11 +111,12 @@ class Background:
 def article_views(name: str, vectors: ArticleVectors) -> dict[str, np.ndarray]:
     """The vectors of one article that the background centres, by view name."""
     views = {f"{name}/document": vectors.document_vector}
-    views[f"{name}/title"] = _title(vectors)
+    views[f"{name}/title"] = title_vector(vectors)
     return views
 
 
-def _title(vectors: ArticleVectors) -> np.ndarray:
+def title_vector(vectors: ArticleVectors) -> np.ndarray:
+    """The title's vector, or the document's for an untitled article."""
     return vectors.document_vector if vectors.title_vector is None else vectors.title_vector
 
 
@@ -131,7 +132,7 @@ def encoder_features(
 ) -> dict[str, float]:
     """Cosines of one group of vectors: document, title (raw and centred), title↔document and,
     with a sentence similarity matrix, the mean best match of each sentence."""
-    ta, tb = _title(va), _title(vb)
+    ta, tb = title_vector(va), title_vector(vb)
     found = {
         f"{prefix}_document": float(va.document_vector @ vb.document_vector),
         f"{prefix}_document_centred": background.centred(

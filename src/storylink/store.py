@@ -148,6 +148,7 @@ class Store(Protocol):
     def story_rows(self, ids: Sequence[int] | None = None) -> list[StoryRow]: ...
     def prepared(self, seqs: Sequence[int]) -> dict[int, PreparedArticle]: ...
     def document_vectors(self, encoder: str, after_seq: int = 0) -> Iterator[tuple[int, Any]]: ...
+    def title_vectors(self, encoder: str, after_seq: int = 0) -> Iterator[tuple[int, Any]]: ...
     def find_stories(self, where: StoryFilter) -> list[StoryRow]: ...
     def story_members(self, story_id: int) -> list[tuple[Member, Article]]: ...
     def story_entities(self, story_id: int, limit: int) -> list[tuple[str, str, int]]: ...
@@ -386,13 +387,20 @@ class SQLiteStore:
 
     def document_vectors(self, encoder: str, after_seq: int = 0) -> Iterator[tuple[int, Any]]:
         """Document vectors of the articles whose home encoder this is, in ingestion order."""
+        return self._home_vectors("v.document", encoder, after_seq)
+
+    def title_vectors(self, encoder: str, after_seq: int = 0) -> Iterator[tuple[int, Any]]:
+        """Title vectors (the document's for an untitled article), as `document_vectors`."""
+        return self._home_vectors("COALESCE(v.title, v.document)", encoder, after_seq)
+
+    def _home_vectors(self, column: str, encoder: str, after_seq: int) -> Iterator[tuple[int, Any]]:
         rows = self._db.execute(
-            "SELECT v.seq, v.document FROM vectors v JOIN articles a ON a.seq = v.seq "
+            f"SELECT v.seq, {column} FROM vectors v JOIN articles a ON a.seq = v.seq "
             "WHERE a.encoder = ? AND v.encoder = a.encoder AND v.seq > ? ORDER BY v.seq",
             (encoder, after_seq),
         )
-        for seq, document in rows:
-            yield seq, _vector(document)
+        for seq, blob in rows:
+            yield seq, _vector(blob)
 
     def find_stories(self, where: StoryFilter) -> list[StoryRow]:
         clauses: list[str] = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,7 +42,7 @@ from .evaluate import (
     pairwise_clustering,
 )
 from .executor import InProcess, make_executor
-from .features import PreparedArticle
+from .features import PreparedArticle, title_vector
 from .index import VectorIndex
 from .language import detect_language
 from .read import FieldNames, read_many
@@ -204,34 +205,37 @@ class StoryStore:
 
     # ---------------------------------------------------------------- indexes and cache
 
-    def _index_path(self, encoder: str) -> Path:
-        return self.path.with_name(f"{self.path.name}.{encoder}.npz")
+    def _index_path(self, key: str) -> Path:
+        return self.path.with_name(f"{self.path.name}.{key}.npz")
 
-    def _index(self, encoder: str, dimension: int | None = None) -> VectorIndex | None:
-        """The encoder's index, opened (and caught up with the store) on first use."""
-        if encoder not in self._indexes:
+    def _index(
+        self, encoder: str, dimension: int | None = None, view: str = "document"
+    ) -> VectorIndex | None:
+        """The index of an encoder's document (or title) vectors, opened and caught up with the
+        store on first use; saved as `<db>.<encoder>.npz` (titles: `<db>.<encoder>.title.npz`)."""
+        key = encoder if view == "document" else f"{encoder}.{view}"
+        if key not in self._indexes:
             if self._rebuilding:
                 if dimension is None:
                     return None
-                self._indexes[encoder] = VectorIndex(dimension)
-                return self._indexes[encoder]
+                self._indexes[key] = VectorIndex(dimension)
+                return self._indexes[key]
+            stored = self.store.document_vectors if view == "document" else self.store.title_vectors
             if dimension is None:
-                first = next(self.store.document_vectors(encoder), None)
+                first = next(stored(encoder), None)
                 if first is None:
                     return None
                 dimension = len(first[1])
-            self._indexes[encoder] = VectorIndex.open(
-                self._index_path(encoder),
-                dimension,
-                partial(self.store.document_vectors, encoder),
+            self._indexes[key] = VectorIndex.open(
+                self._index_path(key), dimension, partial(stored, encoder)
             )
-        return self._indexes[encoder]
+        return self._indexes[key]
 
     def save_indexes(self) -> None:
         """Write the indexes that gained vectors since they were read or written."""
-        for encoder, index in self._indexes.items():
+        for key, index in self._indexes.items():
             if index.changed:
-                index.save(self._index_path(encoder))
+                index.save(self._index_path(key))
 
     def _neighbours(self, encoder: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         index = self._index(encoder)
@@ -380,10 +384,14 @@ class StoryStore:
             if new:
                 batch.articles.append((seq, home, prepared))
             self._remember(seq, prepared)
-            document = prepared.vectors[home].document_vector
-            index = self._index(home, len(document))
-            assert index is not None
-            index.add([seq], document[None, :])
+            vectors = prepared.vectors[home]
+            for view, vector in (
+                ("document", vectors.document_vector),
+                ("title", title_vector(vectors)),
+            ):
+                index = self._index(home, len(vector), view)
+                assert index is not None
+                index.add([seq], vector[None, :])
         for story_id in sorted({d.story_id for d in decisions}):
             story = clusterer.stories[story_id]
             batch.stories[story_id] = StoryRow(
@@ -509,7 +517,8 @@ class StoryStore:
         """Articles closest in meaning to a text in any language, best per story.
 
         Similarity is a z-score: the cosine against what unrelated articles score in the same
-        encoder space, so hits from USE and e5 spaces rank together.
+        encoder space, so hits from USE and e5 spaces rank together; an article counts with the
+        better of its title's and its whole text's (short queries read like titles: RESULTS.md).
         """
         if not text.strip():
             raise ValueError("empty query")
@@ -518,15 +527,20 @@ class StoryStore:
             home = self.comparer.encoders.encoder_name([language])
         except ValueError:
             home = self.comparer.encoders.encoder_name(["en"])
-        ranked: list[tuple[int, float]] = []
+        best: dict[int, float] = {}
         for encoder in (home, *(e for e in ("use-m3", "e5-small") if e != home)):
             index = self._index(encoder)
             if index is None or (encoder != home and len(index) < MIN_BACKGROUND):
                 continue  # too few articles to tell what a high cosine is in that space
             vector = self.comparer.encoders.encoder(encoder).encode([text])[0]
-            mean, spread = index.background(vector)
-            ranked += [(s, (c - mean) / spread) for s, c in index.search(vector, 4 * limit)]
-        ranked.sort(key=lambda hit: -hit[1])
+            for view in ("document", "title"):
+                found = self._index(encoder, view=view)
+                if found is None:
+                    continue
+                mean, spread = found.background(vector)
+                for seq, cosine in found.search(vector, 4 * limit):
+                    best[seq] = max(best.get(seq, -math.inf), (cosine - mean) / spread)
+        ranked = sorted(best.items(), key=lambda hit: (-hit[1], hit[0]))
         return self._hits(ranked, limit)
 
     def related(self, key: str, limit: int = 10) -> tuple[StoryArticle, list[SearchHit]]:

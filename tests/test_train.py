@@ -6,9 +6,11 @@ import json
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from storylink.demo import examples_path
+from storylink.scorer import VARIANT_L2, VARIANTS, Scorer, fit_variant
 
 from .conftest import DEV_PAIRS, need
 from .test_cli import storylink
@@ -110,3 +112,16 @@ def test_eval_on_dev_pairs_in_parallel(tmp_path: Path) -> None:
     }
     assert all(len(lp.split("-")) == 2 for lp in report["by_language_pair"])
     assert len(out.read_text("utf-8").splitlines()) == report["n_scored"]
+
+
+def test_shipped_scorer_matches_the_variants_and_their_penalties() -> None:
+    """A feature set changed in `scorer.py` needs `storylink train` rerun: the shipped artifact
+    must have exactly those features; the "use" variant (story ingest) has its own L2."""
+    shipped = Scorer.load()
+    assert {name: v.features for name, v in shipped.variants.items()} == VARIANTS
+    assert "use_title_centred" in VARIANTS["use"] and VARIANT_L2["use"] > 10
+    rng = np.random.default_rng(0)
+    rows = [{"x": float(v), "y": float(w)} for v, w in rng.normal(size=(60, 2))]
+    gold = [{"overall": 1.0 if r["x"] + 0.3 * r["y"] > 0 else 4.0} for r in rows]
+    loose, tight = (fit_variant(("x", "y"), rows, gold, l2=l2).same_story for l2 in (1.0, 30.0))
+    assert abs(tight[1]) < abs(loose[1])  # a stronger penalty: a less certain verdict

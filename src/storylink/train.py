@@ -17,7 +17,7 @@ from .compare import Comparer, PairScore
 from .encode import E5_LANGUAGES, USE_LANGUAGES, E5Encoder, UseEncoder
 from .evaluate import LabelledPair, grouped_folds
 from .features import Background, PreparedArticle, article_views
-from .scorer import RIDGE_ALPHA, VARIANTS, Scorer, fit_variant
+from .scorer import LOGISTIC_L2, RIDGE_ALPHA, VARIANT_L2, VARIANTS, Scorer, fit_variant
 
 Progress = Callable[[int, int], None]
 DIFFERENT_STORY = 3.0  # gold Overall from which a pair counts as two stories
@@ -103,7 +103,8 @@ def fit_scorer(
     for variant, wanted in VARIANTS.items():
         if rows[variant]:  # e.g. no USE variants from pairs only in languages USE lacks
             found, gold = zip(*rows[variant], strict=True)
-            variants[variant] = fit_variant(wanted, found, gold, alpha)
+            l2 = VARIANT_L2.get(variant, LOGISTIC_L2)
+            variants[variant] = fit_variant(wanted, found, gold, alpha, l2)
     if not variants:
         raise ValueError("no pair could be scored: are the languages right?")
     return Scorer(variants, background, align_thresholds(pairs, prepared), fitted_on)

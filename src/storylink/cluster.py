@@ -235,10 +235,14 @@ class OnlineClusterer:
         """The story's members that are among the new article's nearest neighbours (`near`),
         its latest article (in the new article's encoder space when it has one, so no second
         encoder must run) and, if asked, its most central ones."""
-        central = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
-        same_space = [m for m in story.members if self.encoder_of[m] == encoder]
-        latest = (same_space or story.members)[-1]
-        return list(dict.fromkeys([*near, *central[: self.params.central], latest]))
+        # per candidate of every new article: no sort or full scan of a large story unless asked
+        central = []
+        if self.params.central:
+            ranked = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
+            central = ranked[: self.params.central]
+        same_space = (m for m in reversed(story.members) if self.encoder_of[m] == encoder)
+        latest = next(same_space, story.members[-1])
+        return list(dict.fromkeys([*near, *central, latest]))
 
     def _join(
         self,

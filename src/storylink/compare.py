@@ -326,18 +326,20 @@ class Comparer:
         """Only the same-story probability of two prepared articles: what clustering needs,
         without the seven scores and the explanation (sentence alignment)."""
         features = self._features(pa, pb)[0]
-        return self._variant(features, pa, pb).probability(features)
+        return self._variant(features, pa, pb)[1].probability(features)
 
     def _variant(
         self, features: dict[str, float], pa: PreparedArticle, pb: PreparedArticle
-    ) -> Variant:
+    ) -> tuple[str, Variant]:
+        """The name and weights of the scorer variant for these features."""
         try:
-            return self.scorer.variants[self.scorer.variant_for(features)]
+            name = self.scorer.variant_for(features)
         except KeyError:
             raise CompareError(
                 f"the scorer was not trained for {pa.language}-{pb.language} pairs "
                 f"({', '.join(sorted(pa.vectors))} features)"
             ) from None
+        return name, self.scorer.variants[name]
 
     def compare(self, a: Article, b: Article) -> PairScore:
         """Score two articles; raises `CompareError` if they cannot be compared."""
@@ -362,7 +364,7 @@ class Comparer:
             sentences_b=len(vb.sentences),
             sentences_with_counterpart=len(aligned),
         )
-        variant = self._variant(features, pa, pb)
+        variant_name, variant = self._variant(features, pa, pb)
         scores = variant.scores(features)
         probability = variant.probability(features)
         return PairScore(
@@ -375,7 +377,7 @@ class Comparer:
             explanation=explanation,
             features={k: features[k] for k in variant.features},
             scores=scores,
-            variant=self.scorer.variant_for(features),
+            variant=variant_name,
             article_a=pa.article.origin or pa.article.id,
             article_b=pb.article.origin or pb.article.id,
         )

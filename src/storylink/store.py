@@ -4,17 +4,23 @@
 embedded default: one file in WAL mode, schema versioned by `MIGRATIONS`. Every ingest batch
 is written in one transaction, so a killed process leaves whole batches or nothing.
 
-Vectors are kept as float16 (`encode.ArticleVectors.compact`): half the disk, and the live
-pipeline uses the same rounded values, so a re-cluster from the store equals the first run.
+Vectors are kept compact (`encode.ArticleVectors.compact`: int8 document and title vectors,
+int4 sentence vectors, each with its own scale), and the live pipeline uses the same rounded
+values, so a re-cluster from the store equals the first run. An article's analysis keeps its
+names, dates and numbers; the name lookup tables are derived from the text when it is loaded.
+About 5 KB per article beyond its text (benchmarks/RESULTS.md, "Compact storage").
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sqlite3
+import time
 import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,14 +29,21 @@ import numpy as np
 
 from .article import Article
 from .dates import DateMention, NumberMention
-from .encode import ArticleVectors, unit
-from .entities import EntityProfile, Mention, search_key
+from .encode import (
+    ArticleVectors,
+    pack_sentences,
+    pack_vector,
+    unit,
+    unpack_sentences,
+    unpack_vector,
+)
+from .entities import EntityProfile, Mention, name_tables, search_key
 from .features import PreparedArticle
 from .text import sentences
 
-# Each entry upgrades the schema by one version; never edit a released entry, append one.
-MIGRATIONS: tuple[str, ...] = (
-    """
+log = logging.getLogger(__name__)
+
+V1_SCHEMA = """
     CREATE TABLE articles (
         seq INTEGER PRIMARY KEY,          -- ingestion order, also the vector index label
         id TEXT NOT NULL UNIQUE,          -- content hash of title and text
@@ -82,9 +95,7 @@ MIGRATIONS: tuple[str, ...] = (
         key TEXT PRIMARY KEY,             -- e.g. "cluster_params"
         value TEXT NOT NULL               -- JSON
     );
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
+"""
 
 
 class StoreError(RuntimeError):
@@ -100,6 +111,7 @@ class StoryRow:
     size: int
     first_ts: float | None
     last_ts: float | None
+    sole_space: str | None = None  # the encoder of every member; None if they span several
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,8 @@ class StoryFilter:
     language: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    entities: tuple[str, ...] = ()  # search keys (`entities.search_key`); any may match
+    entities: tuple[str, ...] = ()  # search keys (`entities.search_key`); any may match, and
+    # a key matches an entity having all its words (`entity_words`): "putin", "vladimir putin"
     order: str = "newest"  # newest | largest
     limit: int = 20
     offset: int = 0
@@ -159,6 +172,18 @@ class Store(Protocol):
     def setting(self, key: str) -> Any: ...
     def set_setting(self, key: str, value: Any) -> None: ...
     def close(self) -> None: ...
+    # clustering state, looked up on demand (see `SQLiteStore`)
+    def members_of(self, seqs: Sequence[int]) -> list[Member]: ...
+    def story_member_rows(self, story_id: int) -> list[Member]: ...
+    def home_documents(self, seqs: Sequence[int]) -> dict[int, np.ndarray]: ...
+    def indexed_vectors(
+        self, encoder: str, view: str, after_seq: int = 0
+    ) -> Iterator[tuple[int, float | None, np.ndarray]]: ...
+    def dimension(self, encoder: str) -> int | None: ...
+    def max_story_id(self) -> int: ...
+    def recent_sole_space(
+        self, spaces: Sequence[str], since: float | None, until: float | None, limit: int
+    ) -> list[tuple[int, int, float | None]]: ...
 
 
 def _in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
@@ -172,50 +197,157 @@ def _timestamp(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment else None
 
 
-def _blob(matrix: np.ndarray | None) -> bytes | None:
-    return None if matrix is None else np.asarray(matrix, dtype=np.float16).tobytes()
-
-
 def _vector(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    """A stored document or title vector (`encode.pack_vector`)."""
+    return unpack_vector(blob)
 
 
-def _matrix(blob: bytes, dimension: int) -> np.ndarray:
-    return _vector(blob).reshape(-1, dimension)
-
-
-def _analysis_blob(prepared: PreparedArticle) -> bytes:
-    names = prepared.names
-    data = {
-        "names": {
-            "language": names.language,
-            "mentions": [vars(m) for m in names.mentions],  # flat dataclasses: vars = asdict
-            "surfaces": names.surfaces,
-            "skeletons": names.skeletons,
-            "short_names": names.short_names,
-        },
-        "dates": [vars(d) for d in prepared.dates],
-        "numbers": [vars(n) for n in prepared.numbers],
-    }
-    return zlib.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"), 1)
+def _analysis_blob(
+    language: str,
+    mentions: Sequence[Mention],
+    dates: Sequence[DateMention],
+    numbers: Sequence[NumberMention],
+) -> bytes:
+    """zlib JSON of each mention, date and number as its fields in order (no names): what
+    `profile()` found with NER and the gazetteer, and nothing the text gives back cheaply."""
+    rows = [language, *([astuple(x) for x in group] for group in (mentions, dates, numbers))]
+    return zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 9)
 
 
 def _prepared_from(article: Article, blob: bytes) -> PreparedArticle:
-    data = json.loads(zlib.decompress(blob))
-    names = data["names"]
-    profile = EntityProfile(
-        names["language"],
-        [Mention(**m) for m in names["mentions"]],
-        names["surfaces"],
-        names["skeletons"],
-        names["short_names"],
-    )
+    language, mentions, dates, numbers = json.loads(zlib.decompress(blob))
+    profile = EntityProfile(language, [Mention(*m) for m in mentions], *name_tables(article))
     return PreparedArticle(
         article,
         profile,
-        [DateMention(**d) for d in data["dates"]],
-        [NumberMention(**n) for n in data["numbers"]],
+        [DateMention(*d) for d in dates],
+        [NumberMention(*n) for n in numbers],
     )
+
+
+def entity_words(key: str) -> list[str]:
+    """The words of a search key (`entities.search_key`) as the entity filter indexes them:
+    an entity matches a key when it has all the key's words ("putin" finds "vladimir putin")."""
+    return sorted(set(re.findall(r"[^\W_]+", key)))
+
+
+V2_SCHEMA = """
+    ALTER TABLE stories ADD COLUMN sole_space TEXT;  -- the encoder of every member, else NULL
+    UPDATE stories SET sole_space = (
+        SELECT CASE WHEN COUNT(DISTINCT a.encoder) = 1 THEN MIN(a.encoder) END
+        FROM memberships m JOIN articles a ON a.seq = m.seq WHERE m.story_id = stories.id);
+    DROP INDEX stories_last;
+    CREATE INDEX stories_newest ON stories(last_ts DESC, id);
+    CREATE INDEX stories_largest ON stories(size DESC, last_ts DESC, id);
+    CREATE INDEX stories_space ON stories(sole_space, last_ts);
+    CREATE INDEX articles_encoder_time ON articles(encoder, published_ts);
+    DROP INDEX entities_key;
+    ALTER TABLE entities DROP COLUMN key;
+    CREATE TABLE entity_words (
+        word TEXT NOT NULL,               -- a word of entities.search_key(label): `entity_words`
+        entity INTEGER NOT NULL,          -- rowid in entities
+        PRIMARY KEY (word, entity)
+    ) WITHOUT ROWID
+"""
+MIGRATION_BATCH = 2_000  # articles per transaction of the v2 conversion
+MIGRATION_CURSOR = "migration_v2_after_seq"  # setting: the last article converted
+
+
+def _to_v2(db: sqlite3.Connection) -> None:
+    """Schema v2: compact vectors and analyses, entity word keys, stories' sole encoder.
+
+    The schema changes come first, in one transaction; then the rows are converted in batches
+    of `MIGRATION_BATCH` articles, one transaction each, recording the last article converted,
+    so that an interrupted migration goes on from there when the store is next opened. No text
+    is encoded again: float16 vectors are re-packed (RESULTS.md "Compact storage": ~35 s per
+    100k articles)."""
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        if not db.execute("SELECT 1 FROM settings WHERE key = ?", (MIGRATION_CURSOR,)).fetchone():
+            for statement in V2_SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT INTO settings VALUES (?, '0')", (MIGRATION_CURSOR,))
+    total = int(db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+    started, done = time.perf_counter(), 0
+    while True:
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            after = int(
+                db.execute(
+                    "SELECT value FROM settings WHERE key = ?", (MIGRATION_CURSOR,)
+                ).fetchone()[0]
+            )
+            seqs = [
+                r[0]
+                for r in db.execute(
+                    "SELECT seq FROM articles WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (after, MIGRATION_BATCH),
+                )
+            ]
+            if not seqs:
+                db.execute("DELETE FROM settings WHERE key = ?", (MIGRATION_CURSOR,))
+                return
+            _convert_v1_rows(db, after, seqs[-1])
+            db.execute("UPDATE settings SET value = ? WHERE key = ?", (seqs[-1], MIGRATION_CURSOR))
+        done += len(seqs)
+        log.info(
+            "store schema v2: %d of %d articles converted (%.0f s)",
+            done,
+            total,
+            time.perf_counter() - started,
+        )
+
+
+def _convert_v1_rows(db: sqlite3.Connection, after: int, last: int) -> None:
+    """The v1 analyses, vectors and entities of articles `after` < seq ≤ `last` in v2 form."""
+    span = (after, last)
+    analyses = []
+    for seq, blob in db.execute(
+        "SELECT seq, analysis FROM articles WHERE seq > ? AND seq <= ?", span
+    ).fetchall():
+        data = json.loads(zlib.decompress(blob))
+        mentions = [Mention(**m) for m in data["names"]["mentions"]]
+        dates = [DateMention(**d) for d in data["dates"]]
+        numbers = [NumberMention(**n) for n in data["numbers"]]
+        analyses.append((_analysis_blob(data["names"]["language"], mentions, dates, numbers), seq))
+    db.executemany("UPDATE articles SET analysis = ? WHERE seq = ?", analyses)
+
+    def old(blob: bytes) -> np.ndarray:  # v1: float16
+        return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+
+    vectors = []
+    for seq, encoder, document, title, sentence_blob in db.execute(
+        "SELECT seq, encoder, document, title, sentences FROM vectors WHERE seq > ? AND seq <= ?",
+        span,
+    ).fetchall():
+        doc = old(document)
+        sentence_vectors = old(sentence_blob).reshape(-1, len(doc))
+        packed_title = None if title is None else pack_vector(old(title))
+        row = (pack_vector(doc), packed_title, pack_sentences(sentence_vectors), seq, encoder)
+        vectors.append(row)
+    db.executemany(
+        "UPDATE vectors SET document = ?, title = ?, sentences = ? WHERE seq = ? AND encoder = ?",
+        vectors,
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO entity_words VALUES (?,?)",
+        [
+            (word, entity)
+            for entity, label in db.execute(
+                "SELECT rowid, label FROM entities WHERE seq > ? AND seq <= ?", span
+            ).fetchall()
+            for word in entity_words(search_key(label))
+        ],
+    )
+
+
+# Each entry upgrades the schema by one version: SQL, or a function given the connection that
+# commits its own work and may be run again after an interruption (it goes on where it was).
+# Never edit a released entry, append one.
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: tuple[Migration, ...] = (V1_SCHEMA, _to_v2)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 ARTICLE_COLUMNS = "a.seq, a.encoder, a.language, a.published_ts, m.story_id, m.centrality, "
@@ -256,8 +388,12 @@ class SQLiteStore:
                 f"({SCHEMA_VERSION}); upgrade storylink"
             )
         for number in range(version, SCHEMA_VERSION):
+            step = MIGRATIONS[number]
+            if callable(step):
+                step(self._db)
             with self._db:
-                for statement in MIGRATIONS[number].split(";"):
+                self._db.execute("BEGIN IMMEDIATE")
+                for statement in step.split(";") if isinstance(step, str) else ():
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number + 1}")
@@ -297,17 +433,17 @@ class SQLiteStore:
                         a.origin,
                         now,
                         home,
-                        _analysis_blob(prepared),
+                        _analysis_blob(
+                            prepared.names.language,
+                            prepared.names.mentions,
+                            prepared.dates,
+                            prepared.numbers,
+                        ),
                     ),
                 )
-                self._db.executemany(
-                    "INSERT INTO entities VALUES (?,?,?,?)",
-                    [
-                        (seq, m.kind, m.label, search_key(m.label))
-                        for m in prepared.names.mentions
-                        if m.proper
-                    ],
-                )
+                for m in prepared.names.mentions:
+                    if m.proper:
+                        self._put_entity(seq, m.kind, m.label)
                 for vectors in prepared.vectors.values():
                     self._put_vectors(seq, vectors)
             for seq, vectors in batch.extra_vectors:
@@ -316,11 +452,9 @@ class SQLiteStore:
                 self._db.execute("DELETE FROM memberships")
                 self._db.execute("DELETE FROM stories")
             self._db.executemany(
-                "INSERT OR REPLACE INTO stories VALUES (?,?,?,?,?)",
-                [
-                    (s.id, s.headline_seq, s.size, s.first_ts, s.last_ts)
-                    for s in batch.stories.values()
-                ],
+                "INSERT OR REPLACE INTO stories "
+                "(id, headline_seq, size, first_ts, last_ts, sole_space) VALUES (?,?,?,?,?,?)",
+                [astuple(s) for s in batch.stories.values()],
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO memberships VALUES (?,?,?)",
@@ -330,15 +464,23 @@ class SQLiteStore:
                 ],
             )
 
+    def _put_entity(self, seq: int, kind: str, label: str) -> None:
+        entity = self._db.execute("INSERT INTO entities VALUES (?,?,?)", (seq, kind, label))
+        self._db.executemany(
+            "INSERT OR IGNORE INTO entity_words VALUES (?,?)",
+            [(word, entity.lastrowid) for word in entity_words(search_key(label))],
+        )
+
     def _put_vectors(self, seq: int, vectors: ArticleVectors) -> None:
+        title = vectors.title_vector
         self._db.execute(
             "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?,?)",
             (
                 seq,
                 vectors.encoder,
-                _blob(vectors.document_vector),
-                _blob(vectors.title_vector),
-                _blob(vectors.sentence_vectors),
+                pack_vector(vectors.document_vector),
+                None if title is None else pack_vector(title),
+                pack_sentences(vectors.sentence_vectors),
             ),
         )
 
@@ -372,7 +514,7 @@ class SQLiteStore:
             )
             for seq, encoder, document, title, sentence_blob in vector_rows:
                 doc = _vector(document)
-                sentence_vectors = _matrix(sentence_blob, len(doc))
+                sentence_vectors = unpack_sentences(sentence_blob, len(doc))
                 prepared = found[seq]
                 texts = sentences(prepared.article.text) or [prepared.article.text.strip()]
                 prepared.vectors[encoder] = ArticleVectors(
@@ -418,17 +560,29 @@ class SQLiteStore:
             clauses.append("s.first_ts <= ?")
             params.append(where.until.timestamp())
         if where.entities:
-            alternatives = " OR ".join("e.key LIKE ?" for _ in where.entities)
+            alternatives: list[str] = []
+            for key in where.entities:
+                words = entity_words(key) or [key]  # no word: nothing matches
+                joins = "".join(
+                    f" JOIN entity_words w{i} ON w{i}.entity = w0.entity AND w{i}.word = ?"
+                    for i in range(1, len(words))
+                )
+                alternatives.append(
+                    f"SELECT e.seq FROM entity_words w0{joins} "
+                    "JOIN entities e ON e.rowid = w0.entity WHERE w0.word = ?"
+                )
+                params.extend([*words[1:], words[0]])
             clauses.append(
-                "s.id IN (SELECT m.story_id FROM memberships m JOIN entities e ON e.seq = m.seq "
-                f"WHERE {alternatives})"
+                "s.id IN (SELECT m.story_id FROM memberships m "
+                f"WHERE m.seq IN ({' UNION '.join(alternatives)}))"
             )
-            params.extend(f"%{key}%" for key in where.entities)
-        order = "s.size DESC, s.last_ts DESC" if where.order == "largest" else "s.last_ts DESC"
+        # the order of the indexes stories_newest and stories_largest (NULL is last in DESC)
+        order = "s.last_ts DESC, s.id"
         sql = "SELECT s.* FROM stories s"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += f" ORDER BY {order} NULLS LAST, s.id LIMIT ? OFFSET ?"
+        sql += f" ORDER BY {'s.size DESC, ' if where.order == 'largest' else ''}{order}"
+        sql += " LIMIT ? OFFSET ?"
         rows = self._db.execute(sql, [*params, where.limit, where.offset])
         return [StoryRow(*r) for r in rows]
 

@@ -129,20 +129,31 @@ def test_short_queries_find_their_story_through_titles(
             assert "grève" in top.headline or "strike" in top.headline
 
 
-def test_a_lost_title_index_is_rebuilt_from_the_store(
+def test_lost_or_damaged_indexes_are_rebuilt_from_the_store(
     ingested: Path, story_comparer: Comparer, tmp_path: Path
 ) -> None:
+    import shutil
+
     copy = tmp_path / "copy.db"
     with StoryStore(ingested, comparer=story_comparer) as stories:
         first = stories.search("سد النهضة", limit=3)
-    for suffix in ("", "-wal", "-shm", ".use-m3.npz", ".e5-small.npz", ".e5-small.title.npz"):
+    for suffix in ("", "-wal", "-shm"):
         source = ingested.with_name(ingested.name + suffix)
         if source.exists():
             copy.with_name(copy.name + suffix).write_bytes(source.read_bytes())
-    assert not copy.with_name("copy.db.use-m3.title.npz").exists()
+    document = ingested.with_name(ingested.name + ".use-m3.index")
+    shutil.copytree(document, copy.with_name("copy.db.use-m3.index"))
+    (copy.with_name("copy.db.use-m3.index") / "manifest.json").write_text("damaged")
+    title = copy.with_name("copy.db.use-m3.title.index")
+    assert not title.exists()
     with StoryStore(copy, comparer=story_comparer) as stories:
-        assert stories.search("سد النهضة", limit=3) == first
-    assert copy.with_name("copy.db.use-m3.title.npz").exists()
+        assert stories.search("سد النهضة", limit=3) == first  # rebuilt in memory
+        assert not title.exists()  # a reader writes no index files
+        stories.add([Article("Port strike ends", "Dockers in the port returned to work today.")])
+        after = stories.search("سد النهضة", limit=3)
+    assert (title / "manifest.json").exists()  # the writer keeps them
+    with StoryStore(copy, comparer=story_comparer) as stories:
+        assert stories.search("سد النهضة", limit=3) == after  # the files hold what memory did
 
 
 def test_filters_related_and_unknown_ids(ingested: Path, story_comparer: Comparer) -> None:
@@ -341,7 +352,9 @@ def _toy_clusterer(
     comparer = SimpleNamespace(probability=lambda a, b: probability[a.seq, b.seq])
     clusterer = OnlineClusterer(
         cast(Any, comparer),
-        lambda encoder, vector, k: [(s, c) for s, c in cosine.items() if s in clusterer.story_of],
+        lambda encoder, vector, k, since, until: [
+            (s, c) for s, c in cosine.items() if s in clusterer.articles
+        ],
         lambda seq: articles[seq],
         params,
     )
@@ -367,9 +380,9 @@ def test_an_article_follows_its_nearest_neighbour_into_its_story(
     if dated:
         dates = {1: None, 2: datetime(2020, 1, 1, tzinfo=UTC), 3: datetime(2020, 6, 1, tzinfo=UTC)}
     clusterer, articles = _toy_clusterer(params, dates, {1: 0.8, 2: 0.5})
-    assert clusterer.story_of[1] == clusterer.story_of[2]
+    assert clusterer.articles[1].story_id == clusterer.articles[2].story_id
     decision = clusterer.assign(3, "use-m3", articles[3])
-    assert (decision.story_id == clusterer.story_of[1]) is joins
+    assert (decision.story_id == clusterer.articles[1].story_id) is joins
     assert decision.probability == (0.9 if joins else 0.1 if decision.compared else 0.0)
 
 

@@ -12,14 +12,19 @@ article rules nothing out), and articles outside the time window are neither com
 their story a candidate.
 The article joins the best story if its faded probability reaches the threshold, else it
 starts a new one. Same input order, same stories.
+
+Memory follows the time window, not the archive: the clusterer holds the stories and articles
+it has touched recently and asks `StoredStories` (the store) for the rest, so opening a store
+of any size restores nothing, and `trim` lets cold stories go. Every lookup gives the same
+answer from memory or from the store, so what was evicted never changes a decision.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -70,6 +75,15 @@ class ClusterParams:
 
 
 @dataclass
+class ArticleState:
+    """What clustering needs to know of an assigned article."""
+
+    story_id: int
+    encoder: str
+    ts: float | None
+
+
+@dataclass
 class StoryState:
     """What clustering needs to know of a story while it runs."""
 
@@ -79,6 +93,12 @@ class StoryState:
     last_ts: float | None = None
     centrality: dict[int, float] = field(default_factory=dict)
     headline: int = 0
+    latest: dict[str, int] = field(default_factory=dict)  # encoder space → its latest member
+
+    @property
+    def sole_space(self) -> str | None:
+        """The encoder space of all members, or None when they span several."""
+        return next(iter(self.latest)) if len(self.latest) == 1 else None
 
     def gap_days(self, ts: float | None) -> float:
         """Days between a time and this story's span (0 inside it or when either is unknown)."""
@@ -87,6 +107,14 @@ class StoryState:
         if ts < self.first_ts:
             return (self.first_ts - ts) / DAY
         return max(0.0, ts - self.last_ts) / DAY
+
+    def overlaps(self, since: float | None, until: float | None) -> bool:
+        """Whether the story's span meets [since, until] (an undated story meets anything)."""
+        if self.first_ts is None or self.last_ts is None:
+            return True
+        return (since is None or self.last_ts >= since) and (
+            until is None or self.first_ts <= until
+        )
 
 
 @dataclass(frozen=True)
@@ -100,16 +128,32 @@ class Decision:
     compared: int
 
 
-Neighbours = Callable[[str, np.ndarray, int], list[tuple[int, float]]]
+Neighbours = Callable[[str, np.ndarray, int, float | None, float | None], list[tuple[int, float]]]
 Loader = Callable[[int], PreparedArticle]
+
+
+class StoredStories(Protocol):
+    """The assigned articles and stories a clusterer does not hold in memory (the store)."""
+
+    def article_states(self, seqs: Sequence[int]) -> dict[int, ArticleState]: ...
+    def story_state(self, story_id: int) -> StoryState | None: ...
+    def documents(self, seqs: Sequence[int]) -> dict[int, np.ndarray]: ...
+    def recent_sole_space(
+        self, other_than: str, since: float | None, until: float | None, limit: int
+    ) -> list[tuple[int, int, float | None]]:
+        """(id, headline seq, last time) of stories told only in an encoder space other than
+        `other_than` whose span meets [since, until], most recent first."""
+        ...
 
 
 class OnlineClusterer:
     """Assigns articles to stories one at a time; `assign` is the whole algorithm.
 
-    `neighbours(encoder, vector, k)` gives the (seq, cosine) of earlier articles with that home
-    encoder; `load(seq)` gives an earlier article's analysis. Both are the caller's (the story
-    store keeps an index and a cache), so this module needs no database.
+    `neighbours(encoder, vector, k, since, until)` gives the (seq, cosine) of earlier articles
+    with that home encoder published in [since, until] or undated; `load(seq)` gives an earlier
+    article's analysis; `stored` (optional) gives what was assigned before this clusterer
+    started. All three are the caller's (the story store keeps the index, a cache and the
+    database), so this module needs no database. Without `stored` everything stays in memory.
     """
 
     def __init__(
@@ -119,29 +163,19 @@ class OnlineClusterer:
         load: Loader,
         params: ClusterParams | None = None,
         next_story_id: int = 1,
+        stored: StoredStories | None = None,
     ) -> None:
         self.comparer = comparer
         self.neighbours = neighbours
         self.load = load
         self.params = params or ClusterParams()
-        self.stories: dict[int, StoryState] = {}
-        self.story_of: dict[int, int] = {}
-        self.encoder_of: dict[int, str] = {}
-        self.time_of: dict[int, float | None] = {}
+        self.stored = stored
+        self.stories: OrderedDict[int, StoryState] = OrderedDict()  # least recently used first
+        self.articles: dict[int, ArticleState] = {}
         self.document: dict[int, np.ndarray] = {}
-        self.lacking: dict[str, set[int]] = {}  # encoder → stories with no member encoded by it
+        self.sole: dict[str, set[int]] = {}  # encoder → stories in memory all in its space
+        self.dirty: set[int] = set()  # stories changed since `committed`
         self.next_story_id = next_story_id
-
-    def restore(
-        self, seq: int, encoder: str, document: np.ndarray, ts: float | None, story_id: int
-    ) -> None:
-        """Re-enter an already assigned article (when resuming from a store)."""
-        story = self.stories.get(story_id) or self._new_story(story_id)
-        self._join(story, seq, encoder, document, ts, update_centrality=False)
-
-    def finish_restore(self) -> None:
-        for story in self.stories.values():
-            self._update_centrality(story)
 
     def assign(self, seq: int, encoder: str, prepared: PreparedArticle) -> Decision:
         """Put one article into the best story, or a new one; returns the decision."""
@@ -178,12 +212,67 @@ class OnlineClusterer:
         self._join(best_story, seq, encoder, document, ts)
         return Decision(seq, best_story.id, new_story, best_probability, compared)
 
+    # ---------------------------------------------------------------- memory
+
+    def committed(self) -> None:
+        """What is in memory is now in the store too: any of it may be evicted."""
+        self.dirty.clear()
+
+    def trim(self, max_articles: int) -> None:
+        """Let the least recently used stored stories go until their members fit
+        `max_articles` (only with `stored`: without it memory is the only copy)."""
+        if self.stored is None:
+            return
+        for story_id in list(self.stories):
+            if len(self.articles) <= max_articles:
+                break
+            if story_id in self.dirty:
+                continue
+            story = self.stories.pop(story_id)
+            for members in self.sole.values():
+                members.discard(story_id)
+            for seq in story.members:
+                self.articles.pop(seq, None)
+                self.document.pop(seq, None)
+        if len(self.articles) > max_articles:  # neighbours looked up whose stories never were
+            held = {seq for story in self.stories.values() for seq in story.members}
+            for seq in [s for s in self.articles if s not in held]:
+                del self.articles[seq]
+
+    def _article_states(self, seqs: Iterable[int]) -> dict[int, ArticleState]:
+        wanted = list(seqs)
+        missing = [seq for seq in wanted if seq not in self.articles]
+        if missing and self.stored is not None:
+            self.articles.update(self.stored.article_states(missing))
+        return {seq: self.articles[seq] for seq in wanted if seq in self.articles}
+
+    def _story(self, story_id: int) -> StoryState:
+        story = self.stories.get(story_id)
+        if story is None:
+            assert self.stored is not None, f"story {story_id} is neither in memory nor stored"
+            loaded = self.stored.story_state(story_id)
+            assert loaded is not None, f"story {story_id} is not stored"
+            story = self.stories[story_id] = loaded
+            if story.sole_space:
+                self.sole.setdefault(story.sole_space, set()).add(story.id)
+        self.stories.move_to_end(story_id)
+        return story
+
+    def _documents(self, seqs: Sequence[int]) -> list[np.ndarray]:
+        missing = [seq for seq in seqs if seq not in self.document]
+        if missing and self.stored is not None:
+            self.document.update(self.stored.documents(missing))
+        return [self.document[seq] for seq in seqs]
+
+    # ---------------------------------------------------------------- the algorithm
+
     def _fade(self, gap_days: float) -> float:
         return float(0.5 ** (gap_days / self.params.half_life_days))
 
     def _gap_days(self, seq: int, ts: float | None) -> float:
         """Days between a time and an earlier article's (0 when either is unknown)."""
-        other = self.time_of.get(seq)
+        state = self._article_states([seq]).get(seq)
+        other = state.ts if state else None
         return 0.0 if ts is None or other is None else abs(ts - other) / DAY
 
     def _candidates(
@@ -192,43 +281,71 @@ class OnlineClusterer:
         """Stories worth scoring, each with its members among the neighbours (nearest first):
         near neighbours' stories, then name-sharing ones elsewhere (no neighbours)."""
         params = self.params
+        window = params.window_days * DAY
+        since, until = (None, None) if ts is None else (ts - window, ts + window)
+        if not params.member_time:
+            since, until = None, None  # the story's span decides, below
+        found = self.neighbours(encoder, document, params.neighbours, since, until)
+        states = self._article_states(seq for seq, _ in found)
         best: dict[int, float] = {}
         near: dict[int, list[int]] = {}  # per story, its neighbours to compare with
         taken = 0
-        found = self.neighbours(encoder, document, params.neighbours)
         for seq, cosine in sorted(found, key=lambda item: (-item[1], item[0])):
-            story_id = self.story_of.get(seq)
-            if cosine < params.min_cosine or story_id is None:
+            state = states.get(seq)
+            if cosine < params.min_cosine or state is None:
                 continue
             if params.member_time:
                 if self._gap_days(seq, ts) > params.window_days:
                     continue
-            elif self.stories[story_id].gap_days(ts) > params.window_days:
+            elif self._story(state.story_id).gap_days(ts) > params.window_days:
                 continue
-            best[story_id] = max(best.get(story_id, -1.0), cosine)
-            members = near.setdefault(story_id, [])
+            best[state.story_id] = max(best.get(state.story_id, -1.0), cosine)
+            members = near.setdefault(state.story_id, [])
             if taken < params.nearest or len(members) < params.nearest_per_story:
                 members.append(seq)
             taken += 1
         ranked = sorted(best, key=lambda s: (-best[s], s))[: params.candidates]
-        chosen = [(self.stories[s], near[s]) for s in ranked]
-        # stories with no member in this encoder's space are invisible to its index
-        unseen = self.lacking.setdefault(encoder, set(self.stories))
-        recent = sorted((self.stories[s] for s in unseen), key=_recency)[: params.scan_stories]
-        elsewhere = [story for story in recent if story.gap_days(ts) <= params.window_days]
+        chosen = [(self._story(s), near[s]) for s in ranked]
         shared = []
-        for story in elsewhere:
-            count = len(shared_names(prepared.names, self.load(story.headline).names))
+        for story_id, headline in self._elsewhere(encoder, ts):
+            count = len(shared_names(prepared.names, self.load(headline).names))
             if count >= params.across_min_names:
-                shared.append((count, story))
-        shared.sort(key=lambda item: (-item[0], item[1].id))
-        return chosen + [(story, []) for _, story in shared[: params.across_spaces]]
+                shared.append((count, story_id))
+        shared.sort(key=lambda item: (-item[0], item[1]))
+        return chosen + [
+            (self._story(story_id), []) for _, story_id in shared[: params.across_spaces]
+        ]
+
+    def _elsewhere(self, encoder: str, ts: float | None) -> list[tuple[int, int]]:
+        """(id, headline) of the most recent stories within the window told only in other
+        encoder spaces, which this encoder's index cannot see."""
+        params = self.params
+        window = params.window_days * DAY
+        since, until = (None, None) if ts is None else (ts - window, ts + window)
+        found: dict[int, tuple[int, float | None]] = {}  # id → headline, last time
+        if self.stored is not None:
+            for story_id, headline, last in self.stored.recent_sole_space(
+                encoder, since, until, params.scan_stories
+            ):
+                found[story_id] = (headline, last)
+        for space, ids in self.sole.items():
+            if space != encoder:
+                for story_id in ids if self.stored is None else ids & self.dirty:
+                    found[story_id] = (0, None)  # memory is newer than the store: see below
+        for story_id in list(found):
+            story = self.stories.get(story_id)
+            if story is None:
+                continue
+            if story.sole_space in (None, encoder) or not story.overlaps(since, until):
+                del found[story_id]  # changed in memory since the store last saw it
+            else:
+                found[story_id] = (story.headline, story.last_ts)
+        ranked = sorted(found, key=lambda s: (found[s][1] is None, -(found[s][1] or 0.0), -s))
+        return [(story_id, found[story_id][0]) for story_id in ranked[: params.scan_stories]]
 
     def _new_story(self, story_id: int) -> StoryState:
         story = self.stories[story_id] = StoryState(story_id)
         self.next_story_id = max(self.next_story_id, story_id + 1)
-        for unseen in self.lacking.values():
-            unseen.add(story_id)
         return story
 
     def _representatives(self, story: StoryState, encoder: str, near: list[int]) -> list[int]:
@@ -240,45 +357,39 @@ class OnlineClusterer:
         if self.params.central:
             ranked = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
             central = ranked[: self.params.central]
-        same_space = (m for m in reversed(story.members) if self.encoder_of[m] == encoder)
-        latest = next(same_space, story.members[-1])
+        latest = story.latest.get(encoder, story.members[-1])
         return list(dict.fromkeys([*near, *central, latest]))
 
     def _join(
-        self,
-        story: StoryState,
-        seq: int,
-        encoder: str,
-        document: np.ndarray,
-        ts: float | None,
-        update_centrality: bool = True,
+        self, story: StoryState, seq: int, encoder: str, document: np.ndarray, ts: float | None
     ) -> None:
+        before = story.sole_space
         story.members.append(seq)
-        self.lacking.setdefault(encoder, set(self.stories)).discard(story.id)
+        story.latest[encoder] = seq
         if ts is not None:
             story.first_ts = ts if story.first_ts is None else min(story.first_ts, ts)
             story.last_ts = ts if story.last_ts is None else max(story.last_ts, ts)
-        self.story_of[seq] = story.id
-        self.encoder_of[seq] = encoder
-        self.time_of[seq] = ts
+        if before != story.sole_space:
+            if before is not None:
+                self.sole[before].discard(story.id)
+            if story.sole_space is not None:
+                self.sole.setdefault(story.sole_space, set()).add(story.id)
+        self.articles[seq] = ArticleState(story.id, encoder, ts)
         self.document[seq] = document
-        if update_centrality:
-            self._update_centrality(story)
+        self.dirty.add(story.id)
+        self.stories.move_to_end(story.id)
+        self._update_centrality(story)
 
     def _update_centrality(self, story: StoryState) -> None:
         """Cosine of each member to its encoder space's centroid; the headline is the top one
         in the space holding most members."""
         by_space: dict[str, list[int]] = {}
+        states = self._article_states(story.members)
         for seq in story.members:
-            by_space.setdefault(self.encoder_of[seq], []).append(seq)
+            by_space.setdefault(states[seq].encoder, []).append(seq)
         for members in by_space.values():
-            matrix = np.vstack([self.document[m] for m in members])
+            matrix = np.vstack(self._documents(members))
             values = matrix @ unit(matrix.mean(axis=0))
             story.centrality.update(zip(members, values.tolist(), strict=True))
         main = max(by_space.values(), key=lambda members: (len(members), -members[0]))
         story.headline = max(main, key=lambda m: (story.centrality[m], -m))
-
-
-def _recency(story: StoryState) -> tuple[float, int]:
-    last = story.last_ts if story.last_ts is not None else -math.inf
-    return (-last, -story.id)

@@ -1,130 +1,520 @@
-"""Nearest-neighbour search over article document vectors (cosine), one index per encoder.
+"""Nearest-neighbour search over article vectors (cosine), one index per encoder and view.
 
-Exact search: one float32 matrix, a matrix-vector product per query. Measured against hnswlib,
-usearch and faiss HNSW graphs (`benchmarks/vector_index.py`, RESULTS.md): at 20k articles a
-query costs ~0.3 ms either way, the graphs miss ~2 % of stories at 100k, and none of them gives
-the same neighbours after a save and reload midway (the graph's random state is not saved),
-which would break "same input order, same stories" whenever an ingest is resumed. Exact search
-is deterministic (ties broken by label) and needs no dependency.
+`VectorIndex` is the narrow interface clustering and search use: `add` labelled vectors with
+their publication times, `search` the k best within a time range. `ShardedIndex` is the
+embedded implementation, built so that the work per query follows the time window, not the
+archive:
 
-Labels are the articles' ingestion numbers (`seq`). The index is saved beside the database
-(`.npz`) and only ever holds articles the store has committed, so after a crash it is caught up
-from the store (`VectorIndex.open`); a missing or unreadable file is rebuilt from the store.
+- **Monthly shards.** Rows are kept per calendar month (UTC) of publication, plus one shard of
+  undated articles (an undated article rules nothing out, so it is always searched).
+  Clustering asks for ±90 days, which touches at most seven months of a years-long archive.
+- **int8 rows.** Each unit vector is stored as int8 with its own scale: 4x smaller than
+  float32, and converting a gathered block to float32 is ~8x faster than from float16
+  (RESULTS.md). Ranking changes only where cosines differ by less than the rounding (~0.004).
+- **Append-only files.** Each shard is two files (`<month>.vec`: int8 rows, `<month>.rows`:
+  label, time, scale, list per row) that only grow; `manifest.json` (written atomically after
+  the store committed) says how many rows of each are real. A crash leaves rows past the
+  manifest, which the next writer truncates, and articles the store has beyond `max_label`
+  are added back from the store (`catch_up`). A missing or unreadable manifest rebuilds the
+  index from the store. Readers memory-map the files, so a new process searches at once.
+- **Inverted lists when shards are dense.** Once the index holds `TRAIN_AT` vectors it fits
+  `LISTS` centroids on the first `TRAIN_AT` of them (by label, so a resumed ingest fits the
+  same ones), and a shard holding more than `EXACT_ROWS` rows is searched in the `PROBES`
+  lists nearest the query only (IVF, as pgvector's ivfflat or faiss do). Smaller shards are
+  searched exactly. Which path a query takes depends only on what was added before it, so
+  "same input order, same stories" holds; recall against exact search is measured in
+  `benchmarks/store_scale.py`.
+
+Exact search was chosen over HNSW graphs (hnswlib, usearch, faiss) earlier because none gives
+the same neighbours after a save and reload midway (`benchmarks/vector_index.py`); inverted
+lists with fixed centroids do, and appending to them never rewrites a file.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
-import zipfile
-from collections.abc import Callable, Iterable
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-INITIAL_CAPACITY = 1024
+ROW = np.dtype([("label", "<i8"), ("time", "<f8"), ("scale", "<f4"), ("list", "<i4")])
+UNDATED = "undated"
+TRAIN_AT = 16_384  # vectors after which inverted lists are fitted
+LISTS = 512
+PROBES = 24
+EXACT_ROWS = 8_192  # shards up to this size are searched exactly
+KMEANS_ROUNDS = 8
 SEED = 7
+FORMAT = 1
+
+Stored = Callable[[int], Iterable[tuple[int, float | None, np.ndarray]]]
 
 
-class VectorIndex:
-    """Exact cosine search over unit vectors; `search` returns (label, cosine), best first."""
+class VectorIndex(Protocol):
+    """What clustering and search need of a vector index (one encoder, one view)."""
 
-    def __init__(self, dimension: int, capacity: int = INITIAL_CAPACITY) -> None:
+    def __len__(self) -> int: ...
+
+    @property
+    def max_label(self) -> int: ...
+
+    def add(
+        self, labels: Sequence[int], vectors: np.ndarray, times: Sequence[float | None]
+    ) -> None: ...
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[tuple[int, float]]: ...
+
+    def background(self, vector: np.ndarray, sample: int = 256) -> tuple[float, float]: ...
+
+
+def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows and each row's scale: `row ≈ int8 · scale`."""
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    peak = np.abs(vectors).max(axis=1)
+    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    return np.rint(vectors / scale[:, None]).astype(np.int8), scale
+
+
+def month_of(ts: float | None) -> str:
+    """The shard of a publication time: its UTC month, or the undated shard."""
+    if ts is None or math.isnan(ts):
+        return UNDATED
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m")
+
+
+def _month_span(key: str) -> tuple[float, float]:
+    """First and last instant (exclusive end) of a monthly shard."""
+    year, month = int(key[:4]), int(key[5:7])
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return start.timestamp(), end.timestamp()
+
+
+class _Query:
+    """A query vector, quantised like the rows: the int8 products then sum exactly in
+    float32 (|sum| ≤ d·127² < 2²⁴ for d ≤ 1040), so a row scores the same bits in any
+    block or order, and a resumed ingest decides exactly as an uninterrupted one."""
+
+    def __init__(self, vector: np.ndarray) -> None:
+        self.vector = np.asarray(vector, dtype=np.float32)
+        values, scales = quantise(self.vector[None, :])
+        self.values = values[0].astype(np.float32)
+        self.scale = float(scales[0])
+
+
+def _cosines(vectors: np.ndarray, rows: np.ndarray, query: _Query) -> np.ndarray:
+    products: np.ndarray = (vectors.astype(np.float32) @ query.values) * rows["scale"]
+    return products * np.float32(query.scale)
+
+
+class _Block:
+    """Rows held together: a shard's committed part (memory-mapped) or its tail (in memory)."""
+
+    def __init__(self, dimension: int, vectors: np.ndarray, rows: np.ndarray) -> None:
         self.dimension = dimension
-        self._vectors = np.empty((capacity, dimension), dtype=np.float32)
-        self._labels = np.empty(capacity, dtype=np.int64)
+        self.vectors = vectors
+        self.rows = rows
+        self.count = len(rows)
+        self._lists: tuple[np.ndarray, np.ndarray] | None = None  # row order by list, starts
+
+    @classmethod
+    def empty(cls, dimension: int) -> _Block:
+        block = cls(dimension, np.empty((64, dimension), np.int8), np.empty(64, ROW))
+        block.count = 0
+        return block
+
+    def append(self, vectors: np.ndarray, rows: np.ndarray) -> None:
+        needed = self.count + len(rows)
+        if needed > len(self.rows):  # grow by doubling: amortised O(1) per row
+            capacity = max(needed, 2 * len(self.rows))
+            grown = np.empty((capacity, self.dimension), np.int8)
+            grown[: self.count] = self.vectors[: self.count]
+            grown_rows = np.empty(capacity, ROW)
+            grown_rows[: self.count] = self.rows[: self.count]
+            self.vectors, self.rows = grown, grown_rows
+        self.vectors[self.count : needed] = vectors
+        self.rows[self.count : needed] = rows
+        self.count = needed
+        self._lists = None
+
+    def live_rows(self) -> np.ndarray:
+        return self.rows[: self.count]
+
+    def select(self, probes: np.ndarray | None) -> np.ndarray | None:
+        """Row positions in the probed lists (None: every row)."""
+        if probes is None:
+            return None
+        if self._lists is None:
+            lists = self.live_rows()["list"]
+            order = np.argsort(lists, kind="stable")
+            starts = np.searchsorted(lists[order], np.arange(LISTS + 1))
+            self._lists = (order, starts)
+        order, starts = self._lists
+        parts = [order[starts[p] : starts[p + 1]] for p in probes]
+        return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+
+    def scores(
+        self,
+        query: _Query,
+        positions: np.ndarray | None,
+        since: float,
+        until: float,
+        before: int | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, cosines) of the rows at `positions` whose time is in [since, until] or
+        unknown (and whose label is below `before`)."""
+        rows = self.live_rows() if positions is None else self.live_rows()[positions]
+        times = rows["time"]
+        keep = np.isnan(times) | ((times >= since) & (times <= until))
+        if before is not None:
+            keep &= rows["label"] < before
+        if not keep.all():
+            positions = np.flatnonzero(keep) if positions is None else positions[keep]
+            rows = rows[keep]
+        block = self.vectors[: self.count] if positions is None else self.vectors[positions]
+        return rows["label"], _cosines(block, rows, query)
+
+
+class _Shard:
+    """One month's rows: what is in its files (`disk`) and what was added since (`tail`)."""
+
+    def __init__(self, key: str, dimension: int, disk: _Block | None = None) -> None:
+        self.key = key
+        self.disk = disk
+        self.tail = _Block.empty(dimension)
+        self.span = (-math.inf, math.inf) if key == UNDATED else _month_span(key)
+
+    def __len__(self) -> int:
+        return (self.disk.count if self.disk else 0) + self.tail.count
+
+    def blocks(self) -> Iterator[_Block]:
+        if self.disk is not None and self.disk.count:
+            yield self.disk
+        if self.tail.count:
+            yield self.tail
+
+    def overlaps(self, since: float, until: float) -> bool:
+        return self.key == UNDATED or (self.span[0] <= until and self.span[1] > since)
+
+
+class ShardedIndex:
+    """Monthly shards of int8 rows, append-only on disk; see the module docstring."""
+
+    def __init__(self, dimension: int, directory: str | Path | None = None) -> None:
+        self.dimension = dimension
+        self.directory = Path(directory) if directory else None
+        self.generation = ""
+        self._shards: dict[str, _Shard] = {}
         self._count = 0
-        self.changed = False  # holds vectors its file does not: `save` has work to do
+        self._max_label = 0
+        self._centroids: np.ndarray | None = None
+        self._retrained = False  # lists of rows on disk changed: rewrite their files
+
+    # ---------------------------------------------------------------- size
 
     def __len__(self) -> int:
         return self._count
 
     @property
     def max_label(self) -> int:
-        return int(self._labels[: self._count].max()) if self._count else 0
+        return self._max_label
 
-    def add(self, labels: Iterable[int], vectors: np.ndarray) -> None:
-        labels = np.asarray(list(labels), dtype=np.int64)
-        needed = self._count + len(labels)
-        if needed > len(self._labels):  # grow by doubling: amortised O(1) per add
-            capacity = max(needed, 2 * len(self._labels))
-            grown = np.empty((capacity, self.dimension), dtype=np.float32)
-            grown[: self._count] = self._vectors[: self._count]
-            grown_labels = np.empty(capacity, dtype=np.int64)
-            grown_labels[: self._count] = self._labels[: self._count]
-            self._vectors, self._labels = grown, grown_labels
-        self._vectors[self._count : needed] = vectors
-        self._labels[self._count : needed] = labels
-        self._count = needed
-        self.changed = self.changed or len(labels) > 0
+    @property
+    def changed(self) -> bool:
+        """Holds rows its files do not: `flush` has work to do."""
+        return self._retrained or any(s.tail.count for s in self._shards.values())
 
-    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        k = min(k, self._count)
+    # ---------------------------------------------------------------- adding
+
+    def add(
+        self, labels: Sequence[int], vectors: np.ndarray, times: Sequence[float | None]
+    ) -> None:
+        """Add rows in label order (labels above every label already held)."""
+        if not len(labels):
+            return
+        quantised, scales = quantise(vectors)
+        rows = np.empty(len(labels), ROW)
+        rows["label"] = labels
+        rows["time"] = [math.nan if t is None else t for t in times]
+        rows["scale"] = scales
+        rows["list"] = self._lists_of(quantised, scales)
+        keys = [month_of(t) for t in times]
+        for key in dict.fromkeys(keys):
+            chosen = np.array([k == key for k in keys])
+            shard = self._shards.get(key)
+            if shard is None:
+                shard = self._shards[key] = _Shard(key, self.dimension)
+            shard.tail.append(quantised[chosen], rows[chosen])
+        before = self._count
+        self._count += len(labels)
+        self._max_label = max(self._max_label, int(max(labels)))
+        if self._centroids is None and before < TRAIN_AT <= self._count:
+            self._fit_lists()
+
+    def _lists_of(self, quantised: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        if self._centroids is None:
+            return np.full(len(scales), -1, np.int32)
+        vectors = quantised.astype(np.float32) * scales[:, None]
+        return np.asarray(np.argmax(vectors @ self._centroids.T, axis=1), np.int32)
+
+    def _fit_lists(self) -> None:
+        """k-means on the first TRAIN_AT vectors by label (deterministic), then every row
+        gets its list."""
+        labels, vectors = [], []
+        for shard in self._shards.values():
+            for block in shard.blocks():
+                labels.append(block.live_rows()["label"])
+                vectors.append(block.vectors[: block.count].astype(np.float32))
+        order = np.argsort(np.concatenate(labels), kind="stable")[:TRAIN_AT]
+        sample = np.concatenate(vectors)[order]
+        sample /= np.maximum(np.linalg.norm(sample, axis=1, keepdims=True), 1e-12)
+        centroids = sample[np.linspace(0, len(sample) - 1, LISTS).astype(int)].copy()
+        for _ in range(KMEANS_ROUNDS):
+            nearest = np.argmax(sample @ centroids.T, axis=1)
+            sums = np.zeros_like(centroids)
+            np.add.at(sums, nearest, sample)
+            filled = np.linalg.norm(sums, axis=1) > 0
+            centroids[filled] = sums[filled] / np.linalg.norm(sums[filled], axis=1, keepdims=True)
+        self._centroids = centroids.astype(np.float32)
+        for shard in self._shards.values():
+            for block in shard.blocks():
+                rows = block.live_rows()
+                if block is shard.disk:  # a read-only map: hold the new lists in memory
+                    block.rows = rows = np.array(rows)
+                rows["list"] = self._lists_of(block.vectors[: block.count], rows["scale"])
+                block._lists = None
+        self._retrained = True
+        log.info("vector index: %d inverted lists fitted on %d vectors", LISTS, TRAIN_AT)
+
+    # ---------------------------------------------------------------- searching
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[tuple[int, float]]:
+        """The k rows most similar to `vector` (best first, ties by label) among those
+        published in [since, until] or undated, and labelled below `before` if given."""
+        if k <= 0 or not self._count:
+            return []
+        low = -math.inf if since is None else since
+        high = math.inf if until is None else until
+        query = _Query(vector)
+        probes = None
+        if self._centroids is not None:
+            nearest = np.argsort(-(self._centroids @ query.vector), kind="stable")
+            probes = np.sort(nearest[:PROBES])
+        found_labels, found_scores = [], []
+        for shard in self._shards.values():
+            if not shard.overlaps(low, high):
+                continue
+            inverted = probes if len(shard) > EXACT_ROWS else None
+            for block in shard.blocks():
+                labels, scores = block.scores(query, block.select(inverted), low, high, before)
+                found_labels.append(labels)
+                found_scores.append(scores)
+        if not found_labels:
+            return []
+        labels = np.concatenate(found_labels)
+        scores = np.concatenate(found_scores)
+        k = min(k, len(labels))
         if k <= 0:
             return []
-        scores = self._vectors[: self._count] @ np.asarray(vector, dtype=np.float32)
-        top = np.argpartition(-scores, k - 1)[:k] if k < self._count else np.arange(k)
-        labels = self._labels[top]
-        order = np.lexsort((labels, -scores[top]))  # best first, ties by label
-        return [(int(labels[i]), float(scores[top][i])) for i in order]
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(labels) else np.arange(k)
+        order = np.lexsort((labels[top], -scores[top]))  # best first, ties by label
+        return [(int(labels[top][i]), float(scores[top][i])) for i in order]
 
     def background(self, vector: np.ndarray, sample: int = 256) -> tuple[float, float]:
         """Mean and spread of the vector's cosine to a fixed sample of indexed vectors: what
         "unrelated" looks like in this space, to compare cosines across spaces."""
-        rows = np.arange(self._count)
-        if self._count > sample:
-            rows = np.random.default_rng(SEED).choice(rows, sample, replace=False)
-        values = self._vectors[rows] @ np.asarray(vector, dtype=np.float32)
-        return float(values.mean()), float(max(values.std(), 1e-3))
+        blocks = [b for key in sorted(self._shards) for b in self._shards[key].blocks()]
+        sizes = np.array([b.count for b in blocks])
+        if not sizes.sum():
+            return 0.0, 1.0
+        picks = np.arange(sizes.sum())
+        if len(picks) > sample:
+            picks = np.sort(np.random.default_rng(SEED).choice(picks, sample, replace=False))
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        query = _Query(vector)
+        values = []
+        for block, start, end in zip(blocks, starts[:-1], starts[1:], strict=True):
+            mine = picks[(picks >= start) & (picks < end)] - start
+            if len(mine):
+                values.append(_cosines(block.vectors[mine], block.live_rows()[mine], query))
+        found = np.concatenate(values)
+        return float(found.mean()), float(max(found.std(), 1e-3))
 
-    def save(self, path: str | Path) -> None:
-        """Write atomically: a crash mid-save leaves the previous file."""
-        path = Path(path)
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as out:
-            np.savez(
-                out,
-                labels=self._labels[: self._count],
-                vectors=self._vectors[: self._count].astype(np.float16),  # stored as float16
-            )
-        os.replace(partial, path)
-        self.changed = False
+    # ---------------------------------------------------------------- files
+
+    def flush(self) -> None:
+        """Append the rows added since the last flush to the shard files, then the manifest
+        (the commit point). Only the process that writes the store calls this."""
+        if self.directory is None or not self.changed:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self._retrained:
+            assert self._centroids is not None
+            _atomic_write(self.directory / "centroids.npy", _npy_bytes(self._centroids))
+        for key, shard in self._shards.items():
+            vec_path, rows_path = self._paths(key)
+            if self._retrained and shard.disk is not None and shard.disk.count:
+                _atomic_write(rows_path, shard.disk.live_rows().tobytes())
+            if not shard.tail.count:
+                continue
+            with vec_path.open("ab") as out:
+                out.write(shard.tail.vectors[: shard.tail.count].tobytes())
+            with rows_path.open("ab") as out:
+                out.write(shard.tail.live_rows().tobytes())
+        remap = [k for k, shard in self._shards.items() if shard.tail.count or self._retrained]
+        self._retrained = False
+        self._write_manifest()
+        for key in remap:  # the files now hold everything: map them again
+            self._shards[key] = self._mapped_shard(key, len(self._shards[key]))
+
+    def _write_manifest(self) -> None:
+        assert self.directory is not None
+        self.generation = self.generation or os.urandom(8).hex()
+        manifest = {
+            "format": FORMAT,
+            "dimension": self.dimension,
+            "generation": self.generation,
+            "count": self._count,
+            "max_label": self._max_label,
+            "lists": self._centroids is not None,
+            "shards": {key: len(shard) for key, shard in sorted(self._shards.items())},
+        }
+        _atomic_write(self.directory / "manifest.json", json.dumps(manifest).encode())
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        assert self.directory is not None
+        return self.directory / f"{key}.vec", self.directory / f"{key}.rows"
+
+    def _mapped_shard(self, key: str, count: int) -> _Shard:
+        vec_path, rows_path = self._paths(key)
+        vectors = np.memmap(vec_path, np.int8, "r", shape=(count, self.dimension))
+        rows = np.memmap(rows_path, ROW, "r", shape=(count,))
+        return _Shard(key, self.dimension, _Block(self.dimension, vectors, rows))
 
     @classmethod
     def open(
-        cls,
-        path: str | Path,
-        dimension: int,
-        stored: Callable[[int], Iterable[tuple[int, np.ndarray]]],
-    ) -> VectorIndex:
-        """Load the saved index and add what the store has beyond it, or rebuild from the store.
-
-        `stored(after)` yields the store's (label, vector) pairs with label > after, in order.
-        """
-        index = cls(dimension)
-        path = Path(path)
-        if path.exists():
-            try:
-                with np.load(path) as saved:
-                    labels, vectors = saved["labels"], saved["vectors"]
-                if vectors.ndim != 2 or vectors.shape[1] != dimension:
-                    raise ValueError(f"vectors of shape {vectors.shape}, expected {dimension}-d")
-                index = cls(dimension, max(INITIAL_CAPACITY, len(labels)))
-                index.add(labels, vectors.astype(np.float32))
-                index.changed = False  # as in the file
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-                log.warning("%s: unreadable (%s); rebuilding it from the store", path, error)
-                index = cls(dimension)
-        batch_labels: list[int] = []
-        batch_vectors: list[np.ndarray] = []
-        for label, vector in stored(index.max_label):
-            batch_labels.append(label)
-            batch_vectors.append(vector)
-            if len(batch_labels) == 1024:
-                index.add(batch_labels, np.vstack(batch_vectors))
-                batch_labels, batch_vectors = [], []
-        if batch_labels:
-            index.add(batch_labels, np.vstack(batch_vectors))
+        cls, directory: str | Path, dimension: int, stored: Stored, writer: bool = False
+    ) -> ShardedIndex:
+        """The saved index, caught up with the store (`stored(after)` yields the store's
+        (label, time, vector) with label > after, in order); rebuilt from the store when
+        missing or unreadable. A `writer` also cuts rows a crash left past the manifest."""
+        directory = Path(directory)
+        index = cls(dimension, directory)
+        try:
+            index._load(writer)
+        except FileNotFoundError:
+            index = cls(dimension, directory)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("%s: unreadable (%s); rebuilding it from the store", directory, error)
+            if writer:
+                shutil.rmtree(directory, ignore_errors=True)
+            index = cls(dimension, directory)
+        index.catch_up(stored)
         return index
+
+    def _load(self, writer: bool) -> None:
+        assert self.directory is not None
+        manifest = json.loads((self.directory / "manifest.json").read_text())
+        if manifest["format"] != FORMAT or manifest["dimension"] != self.dimension:
+            raise ValueError(f"format {manifest['format']}, {manifest['dimension']}-d vectors")
+        self.generation = str(manifest["generation"])
+        for key, count in manifest["shards"].items():
+            vec_path, rows_path = self._paths(key)
+            sizes = (count * self.dimension, count * ROW.itemsize)
+            for path, size in zip((vec_path, rows_path), sizes, strict=True):
+                actual = path.stat().st_size
+                if actual < size:
+                    raise ValueError(f"{path.name} holds {actual} bytes, expected {size}")
+                if writer and actual > size:
+                    os.truncate(path, size)  # rows a crash left past the manifest
+            if count:
+                self._shards[key] = self._mapped_shard(key, count)
+        self._count = int(manifest["count"])
+        self._max_label = int(manifest["max_label"])
+        if manifest["lists"]:
+            self._centroids = np.load(self.directory / "centroids.npy")
+
+    def catch_up(self, stored: Stored) -> int:
+        """Add what the store holds beyond `max_label`; returns how many rows were added."""
+        added = 0
+        batch: list[tuple[int, float | None, np.ndarray]] = []
+        for item in stored(self._max_label):
+            batch.append(item)
+            if len(batch) == 4096:
+                added += self._add_batch(batch)
+                batch = []
+        return added + self._add_batch(batch)
+
+    def _add_batch(self, batch: list[tuple[int, float | None, np.ndarray]]) -> int:
+        if batch:
+            labels, times, vectors = zip(*batch, strict=True)
+            self.add(labels, np.vstack(vectors), times)
+        return len(batch)
+
+    def saved_generation(self) -> str:
+        """The generation the files on disk hold now (another process may have rebuilt them)."""
+        if self.directory is None:
+            return ""
+        try:
+            return str(json.loads((self.directory / "manifest.json").read_text())["generation"])
+        except (OSError, ValueError, KeyError):
+            return ""
+
+    def replace_files(self) -> None:
+        """Write the whole index as a new generation (after re-clustering rebuilt it)."""
+        assert self.directory is not None
+        fresh = self.directory.with_name(self.directory.name + ".new")
+        shutil.rmtree(fresh, ignore_errors=True)
+        final = self.directory
+        self.directory, self.generation = fresh, os.urandom(8).hex()
+        for shard in self._shards.values():  # everything becomes a tail, written anew
+            if shard.disk is not None and shard.disk.count:
+                rows, vectors = np.array(shard.disk.live_rows()), np.array(shard.disk.vectors)
+                tail, shard.disk = shard.tail, None
+                shard.tail = _Block.empty(self.dimension)
+                shard.tail.append(vectors, rows)
+                shard.tail.append(tail.vectors[: tail.count], tail.live_rows())
+        self._retrained = self._centroids is not None
+        self.flush()
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(fresh, final)
+        self.directory = final
+        for key in list(self._shards):
+            self._shards[key] = self._mapped_shard(key, len(self._shards[key]))
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)

@@ -350,6 +350,13 @@ MIGRATIONS: tuple[Migration, ...] = (V1_SCHEMA, _to_v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+MEMBER_COLUMNS = "a.seq, a.encoder, a.language, a.published_ts, m.story_id, m.centrality"
+
+
+def _member(row: sqlite3.Row) -> Member:
+    return Member(row[0], row[1], row[2], row[3], row[4], row[5] or 0.0)
+
+
 ARTICLE_COLUMNS = "a.seq, a.encoder, a.language, a.published_ts, m.story_id, m.centrality, "
 ARTICLE_COLUMNS += "a.id, a.title, a.text, a.url, a.source, a.published, a.origin"
 
@@ -656,3 +663,90 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._db.close()
+
+    # -------------------------------------------------- clustering state, looked up on demand
+
+    def members_of(self, seqs: Sequence[int]) -> list[Member]:
+        """The given articles' place in the store (without their texts)."""
+        found: list[Member] = []
+        for chunk, marks in _in_chunks(seqs):
+            rows = self._db.execute(
+                f"SELECT {MEMBER_COLUMNS} FROM articles a "
+                f"LEFT JOIN memberships m ON m.seq = a.seq WHERE a.seq IN ({marks})",
+                chunk,
+            )
+            found.extend(_member(r) for r in rows)
+        return found
+
+    def story_member_rows(self, story_id: int) -> list[Member]:
+        """A story's members in ingestion order (without their texts)."""
+        rows = self._db.execute(
+            f"SELECT {MEMBER_COLUMNS} FROM memberships m JOIN articles a ON a.seq = m.seq "
+            "WHERE m.story_id = ? ORDER BY m.seq",
+            (story_id,),
+        )
+        return [_member(r) for r in rows]
+
+    def home_documents(self, seqs: Sequence[int]) -> dict[int, np.ndarray]:
+        """Document vectors of the given articles in their home encoder's space."""
+        found: dict[int, np.ndarray] = {}
+        for chunk, marks in _in_chunks(seqs):
+            rows = self._db.execute(
+                "SELECT v.seq, v.document FROM vectors v JOIN articles a "
+                f"ON a.seq = v.seq AND v.encoder = a.encoder WHERE v.seq IN ({marks})",
+                chunk,
+            )
+            found.update((seq, _vector(blob)) for seq, blob in rows)
+        return found
+
+    def indexed_vectors(
+        self, encoder: str, view: str, after_seq: int = 0
+    ) -> Iterator[tuple[int, float | None, np.ndarray]]:
+        """(seq, publication time, vector) of the articles whose home encoder this is, in
+        ingestion order: what a vector index of that view holds."""
+        column = "v.document" if view == "document" else "COALESCE(v.title, v.document)"
+        rows = self._db.execute(
+            f"SELECT v.seq, a.published_ts, {column} FROM vectors v JOIN articles a "
+            "ON a.seq = v.seq AND v.encoder = a.encoder "
+            "WHERE a.encoder = ? AND v.seq > ? ORDER BY v.seq",
+            (encoder, after_seq),
+        )
+        for seq, ts, blob in rows:
+            yield seq, ts, _vector(blob)
+
+    def dimension(self, encoder: str) -> int | None:
+        """The length of the vectors of articles at home in `encoder`, None if none is stored."""
+        row = self._db.execute(
+            "SELECT v.document FROM articles a JOIN vectors v "
+            "ON v.seq = a.seq AND v.encoder = a.encoder WHERE a.encoder = ? LIMIT 1",
+            (encoder,),
+        ).fetchone()
+        return None if row is None else len(_vector(row[0]))
+
+    def max_story_id(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM stories").fetchone()[0])
+
+    def recent_sole_space(
+        self, spaces: Sequence[str], since: float | None, until: float | None, limit: int
+    ) -> list[tuple[int, int, float | None]]:
+        """(id, headline seq, last time) of the stories told only in one of `spaces` whose
+        span meets [since, until], most recent first (undated stories last)."""
+        found: list[tuple[int, int, float | None]] = []
+        for space in spaces:
+            clauses = ["sole_space = ?", "last_ts IS NOT NULL"]
+            params: list[Any] = [space]
+            if since is not None:
+                clauses.append("last_ts >= ?")
+                params.append(since)
+            if until is not None:
+                clauses.append("first_ts <= ?")
+                params.append(until)
+            for where in (" AND ".join(clauses), "sole_space = ? AND last_ts IS NULL"):
+                rows = self._db.execute(
+                    f"SELECT id, headline_seq, last_ts FROM stories WHERE {where} "
+                    "ORDER BY last_ts DESC, id DESC LIMIT ?",
+                    [*(params if "NOT NULL" in where else [space]), limit],
+                )
+                found.extend((r[0], r[1], r[2]) for r in rows)
+        found.sort(key=lambda r: (r[2] is None, -(r[2] or 0.0), -r[0]))
+        return found[:limit]

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from .article import Article
-from .cluster import ClusterParams, Decision, OnlineClusterer
+from .cluster import ArticleState, ClusterParams, Decision, OnlineClusterer, StoryState
 from .compare import Comparer, analyse_chunk
-from .encode import EncoderSet
+from .encode import E5Encoder, EncoderSet, UseEncoder
 from .entities import search_key
 from .evaluate import (
     ClusteringScores,
@@ -43,7 +43,7 @@ from .evaluate import (
 )
 from .executor import InProcess, make_executor
 from .features import PreparedArticle, title_vector
-from .index import VectorIndex
+from .index import ShardedIndex
 from .language import detect_language
 from .read import FieldNames, read_many
 from .store import Batch, Member, SQLiteStore, Store, StoreError, StoryFilter, StoryRow
@@ -56,6 +56,8 @@ PREPARED_CACHE = 4096  # analysed articles kept in memory for comparisons
 KEY_ENTITIES = 12
 PARAMS_SETTING = "cluster_params"
 MIN_BACKGROUND = 30  # indexed articles needed to search a second encoder space
+CLUSTER_MEMORY = 200_000  # assigned articles whose clustering state stays in memory
+SPACES = (UseEncoder.name, E5Encoder.name)  # the encoder spaces articles are at home in
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,14 @@ class StoryStore:
         self.params = params or (ClusterParams.from_dict(saved) if saved else ClusterParams())
         self.workers = workers
         self.batch_size = batch_size
-        self._indexes: dict[str, VectorIndex] = {}
-        self._rebuilding = False
+        self._indexes: dict[str, ShardedIndex] = {}
+        self._writing = False  # holds the writer lock: may append to the index files
+        self._seen_seq = 0  # the store's next ingestion number when last caught up
+        self._ceiling: int | None = None  # while re-clustering: the article being placed
         self._cache: OrderedDict[int, PreparedArticle] = OrderedDict()
         self._saved: set[tuple[int, str]] = set()  # (seq, encoder) of vectors in the store
         self._live: tuple[OnlineClusterer, int] | None = None  # state, next seq it expects
+        self._seen_seq = self.store.next_seq()
 
     def __enter__(self) -> StoryStore:
         return self
@@ -200,46 +205,60 @@ class StoryStore:
         self.close()
 
     def close(self) -> None:
-        self.save_indexes()
         self.store.close()
 
     # ---------------------------------------------------------------- indexes and cache
 
     def _index_path(self, key: str) -> Path:
-        return self.path.with_name(f"{self.path.name}.{key}.npz")
+        return self.path.with_name(f"{self.path.name}.{key}.index")
 
-    def _index(
-        self, encoder: str, dimension: int | None = None, view: str = "document"
-    ) -> VectorIndex | None:
+    def _index(self, encoder: str, view: str = "document") -> ShardedIndex | None:
         """The index of an encoder's document (or title) vectors, opened and caught up with the
-        store on first use; saved as `<db>.<encoder>.npz` (titles: `<db>.<encoder>.title.npz`)."""
+        store on first use; kept as `<db>.<encoder>.index/` (titles: `<db>.<encoder>.title.index/`).
+        None while the store holds no article at home in that encoder."""
         key = encoder if view == "document" else f"{encoder}.{view}"
         if key not in self._indexes:
-            if self._rebuilding:
-                if dimension is None:
-                    return None
-                self._indexes[key] = VectorIndex(dimension)
-                return self._indexes[key]
-            stored = self.store.document_vectors if view == "document" else self.store.title_vectors
+            dimension = self.store.dimension(encoder)
             if dimension is None:
-                first = next(stored(encoder), None)
-                if first is None:
-                    return None
-                dimension = len(first[1])
-            self._indexes[key] = VectorIndex.open(
-                self._index_path(key), dimension, partial(stored, encoder)
+                return None
+            stored = partial(self.store.indexed_vectors, encoder, view)
+            self._indexes[key] = ShardedIndex.open(
+                self._index_path(key), dimension, stored, writer=self._writing
             )
+            legacy = self.path.with_name(f"{self.path.name}.{key}.npz")  # before schema 2
+            if self._writing and legacy.exists():
+                legacy.unlink()
         return self._indexes[key]
 
-    def save_indexes(self) -> None:
-        """Write the indexes that gained vectors since they were read or written."""
-        for key, index in self._indexes.items():
-            if index.changed:
-                index.save(self._index_path(key))
+    def _add_to_index(self, encoder: str, view: str, seq: int, vector: np.ndarray, ts: Any) -> None:
+        key = encoder if view == "document" else f"{encoder}.{view}"
+        index = self._index(encoder, view)
+        if index is None:  # the first article at home in this encoder: nothing to catch up
+            index = self._indexes[key] = ShardedIndex(len(vector), self._index_path(key))
+        index.add([seq], vector[None, :], [ts])
 
-    def _neighbours(self, encoder: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def catch_up(self) -> None:
+        """See what other processes committed since (a server beside `storylink watch`):
+        open indexes add the new rows, and are reopened if another writer rebuilt them."""
+        next_seq = self.store.next_seq()
+        if next_seq == self._seen_seq:
+            return
+        self._seen_seq = next_seq
+        for key, index in list(self._indexes.items()):
+            if index.saved_generation() not in ("", index.generation):
+                del self._indexes[key]
+            else:
+                encoder, _, view = key.partition(".")
+                index.catch_up(partial(self.store.indexed_vectors, encoder, view or "document"))
+
+    def _neighbours(
+        self, encoder: str, vector: np.ndarray, k: int, since: float | None, until: float | None
+    ) -> list[tuple[int, float]]:
         index = self._index(encoder)
-        return index.search(vector, k) if index is not None else []
+        if index is None:
+            return []
+        # re-clustering: only the articles already placed again, as when they were ingested
+        return index.search(vector, k, since, until, before=self._ceiling)
 
     def _load(self, seq: int) -> PreparedArticle:
         prepared = self._cache.get(seq)
@@ -256,27 +275,23 @@ class StoryStore:
         while len(self._cache) > PREPARED_CACHE:
             self._cache.popitem(last=False)
 
-    def _resumed(self) -> OnlineClusterer:
-        """The clustering state of the store, kept between `add` calls while nobody else
-        writes (checked by the next ingestion number); rebuilt from the store otherwise."""
+    def _live_clusterer(self) -> OnlineClusterer:
+        """The clustering state, kept between `add` calls while nobody else writes (checked
+        by the next ingestion number); started afresh otherwise. Nothing is restored: the
+        clusterer asks the store for what it has not seen."""
         next_seq = self.store.next_seq()
         if self._live is None or self._live[1] != next_seq or self._live[0].params != self.params:
             self._indexes.clear()  # another writer may have added articles: catch up too
-            self._live = (self._clusterer(self.params, restore=True), next_seq)
+            clusterer = OnlineClusterer(
+                self.comparer,
+                self._neighbours,
+                self._load,
+                self.params,
+                next_story_id=self.store.max_story_id() + 1,
+                stored=_StoredStories(self.store),
+            )
+            self._live = (clusterer, next_seq)
         return self._live[0]
-
-    def _clusterer(self, params: ClusterParams, restore: bool) -> OnlineClusterer:
-        clusterer = OnlineClusterer(self.comparer, self._neighbours, self._load, params)
-        if restore:
-            members = [m for m in self.store.members() if m.story_id is not None]
-            documents: dict[int, np.ndarray] = {}
-            for encoder in sorted({m.encoder for m in members}):
-                documents.update(self.store.document_vectors(encoder))
-            for m in members:
-                assert m.story_id is not None
-                clusterer.restore(m.seq, m.encoder, documents[m.seq], m.published_ts, m.story_id)
-            clusterer.finish_restore()
-        return clusterer
 
     # ---------------------------------------------------------------- writing
 
@@ -288,7 +303,15 @@ class StoryStore:
         except BlockingIOError:
             handle.close()
             raise StoreError(f"{self.path}: another storylink process is writing to it") from None
+        if not self._writing:
+            self._writing = True
+            self._indexes.clear()  # reopened as the writer: it appends to their files
         return handle
+
+    def _unlock(self, handle: Any) -> None:
+        self._writing = False
+        self._indexes.clear()
+        handle.close()
 
     def ingest(
         self,
@@ -326,7 +349,7 @@ class StoryStore:
                 else:
                     known.add(article.id)
                     fresh.append(article)
-            clusterer = self._resumed()
+            clusterer = self._live_clusterer()
             self.store.set_setting(PARAMS_SETTING, asdict(self.params))
             executor = make_executor(self.workers)
             function = (
@@ -352,6 +375,9 @@ class StoryStore:
                     self._live = None  # until this batch is committed, memory is ahead
                     decisions, batch = self._assign(clusterer, items, new=True)
                     self._committed(batch)
+                    clusterer.committed()
+                    clusterer.trim(CLUSTER_MEMORY)
+                    self._flush_indexes()
                     self._live = (clusterer, seq + len(items))
                     report.added += len(decisions)
                     report.new_stories += sum(d.new_story for d in decisions)
@@ -364,11 +390,16 @@ class StoryStore:
                 raise
             finally:
                 executor.close()
-            self.save_indexes()
         finally:
-            lock.close()
+            self._unlock(lock)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _flush_indexes(self) -> None:
+        """Append what the indexes gained to their files, after the store committed it."""
+        for index in self._indexes.values():
+            index.flush()
+            index.generation = index.generation or index.saved_generation()
 
     def _assign(
         self,
@@ -376,26 +407,30 @@ class StoryStore:
         items: Sequence[tuple[int, str, PreparedArticle]],
         new: bool,
     ) -> tuple[list[Decision], Batch]:
-        """Cluster articles in order, adding each to its index; the batch to commit for them."""
+        """Cluster articles in order (adding each new one to its indexes); the batch to
+        commit for them."""
         batch = Batch()
         decisions: list[Decision] = []
         for seq, home, prepared in items:
+            self._ceiling = seq if not new else None
             decisions.append(clusterer.assign(seq, home, prepared))
+            self._remember(seq, prepared)
             if new:
                 batch.articles.append((seq, home, prepared))
-            self._remember(seq, prepared)
-            vectors = prepared.vectors[home]
-            for view, vector in (
-                ("document", vectors.document_vector),
-                ("title", title_vector(vectors)),
-            ):
-                index = self._index(home, len(vector), view)
-                assert index is not None
-                index.add([seq], vector[None, :])
+                vectors = prepared.vectors[home]
+                ts = prepared.article.published.timestamp() if prepared.article.published else None
+                self._add_to_index(home, "document", seq, vectors.document_vector, ts)
+                self._add_to_index(home, "title", seq, title_vector(vectors), ts)
+        self._ceiling = None
         for story_id in sorted({d.story_id for d in decisions}):
             story = clusterer.stories[story_id]
             batch.stories[story_id] = StoryRow(
-                story_id, story.headline, len(story.members), story.first_ts, story.last_ts
+                story_id,
+                story.headline,
+                len(story.members),
+                story.first_ts,
+                story.last_ts,
+                story.sole_space,
             )
             for member in story.members:
                 batch.memberships[member] = (story_id, story.centrality.get(member, 0.0))
@@ -420,15 +455,16 @@ class StoryStore:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> int:
         """Rebuild every story from the stored articles (no re-encoding), in ingestion order,
-        and replace the old ones in one transaction; returns the number of stories."""
+        and replace the old ones in one transaction; returns the number of stories.
+
+        Each article is compared only with articles before it, as when it was ingested. The
+        new stories are held in memory until the transaction (the store has the old ones)."""
         lock = self._lock()
         try:
             if params is not None:
                 self.params = params
             members = self.store.members()
-            self._indexes.clear()
-            self._rebuilding = True  # indexes restart empty and grow in ingestion order
-            clusterer = self._clusterer(self.params, restore=False)
+            clusterer = OnlineClusterer(self.comparer, self._neighbours, self._load, self.params)
             batch = Batch(replace_stories=True)
             for start in range(0, len(members), self.batch_size):
                 chunk = members[start : start + self.batch_size]
@@ -444,15 +480,12 @@ class StoryStore:
                     on_progress(start + len(chunk), len(members))
             self._committed(batch)
             self.store.set_setting(PARAMS_SETTING, asdict(self.params))
-            self.save_indexes()
+            self._flush_indexes()
             self._live = None
             return len(clusterer.stories)
-        except BaseException:
-            self._indexes.clear()  # half-rebuilt: the saved files still match the store
-            raise
         finally:
-            self._rebuilding = False
-            lock.close()
+            self._ceiling = None
+            self._unlock(lock)
 
     # ---------------------------------------------------------------- reading
 
@@ -528,7 +561,7 @@ class StoryStore:
         except ValueError:
             home = self.comparer.encoders.encoder_name(["en"])
         best: dict[int, float] = {}
-        for encoder in (home, *(e for e in ("use-m3", "e5-small") if e != home)):
+        for encoder in (home, *(e for e in SPACES if e != home)):
             index = self._index(encoder)
             if index is None or (encoder != home and len(index) < MIN_BACKGROUND):
                 continue  # too few articles to tell what a high cosine is in that space
@@ -633,6 +666,44 @@ class StoryStore:
             pq.write_table(pa.Table.from_pylist(rows), path)
             return len(rows)
         raise ValueError(f"unknown export format {format!r}; choose jsonl or parquet")
+
+
+class _StoredStories:
+    """The clustering state of what the store holds (`cluster.StoredStories`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def article_states(self, seqs: Sequence[int]) -> dict[int, ArticleState]:
+        return {
+            m.seq: ArticleState(m.story_id, m.encoder, m.published_ts)
+            for m in self.store.members_of(seqs)
+            if m.story_id is not None
+        }
+
+    def story_state(self, story_id: int) -> StoryState | None:
+        rows = self.store.story_rows([story_id])
+        if not rows:
+            return None
+        row, members = rows[0], self.store.story_member_rows(story_id)
+        return StoryState(
+            story_id,
+            members=[m.seq for m in members],
+            first_ts=row.first_ts,
+            last_ts=row.last_ts,
+            centrality={m.seq: m.centrality for m in members},
+            headline=row.headline_seq,
+            latest={m.encoder: m.seq for m in members},  # ascending: the latest wins
+        )
+
+    def documents(self, seqs: Sequence[int]) -> dict[int, np.ndarray]:
+        return self.store.home_documents(seqs)
+
+    def recent_sole_space(
+        self, other_than: str, since: float | None, until: float | None, limit: int
+    ) -> list[tuple[int, int, float | None]]:
+        spaces = [space for space in SPACES if space != other_than]
+        return self.store.recent_sole_space(spaces, since, until, limit)
 
 
 def _moment(ts: float | None) -> datetime | None:

@@ -56,7 +56,7 @@ PREPARED_CACHE = 4096  # analysed articles kept in memory for comparisons
 KEY_ENTITIES = 12
 PARAMS_SETTING = "cluster_params"
 MIN_BACKGROUND = 30  # indexed articles needed to search a second encoder space
-CLUSTER_MEMORY = 200_000  # assigned articles whose clustering state stays in memory
+CLUSTER_MEMORY = 50_000  # assigned articles whose clustering state stays in memory
 SPACES = (UseEncoder.name, E5Encoder.name)  # the encoder spaces articles are at home in
 
 
@@ -194,7 +194,7 @@ class StoryStore:
         self._seen_seq = 0  # the store's next ingestion number when last caught up
         self._ceiling: int | None = None  # while re-clustering: the article being placed
         self._cache: OrderedDict[int, PreparedArticle] = OrderedDict()
-        self._saved: set[tuple[int, str]] = set()  # (seq, encoder) of vectors in the store
+        self._saved: set[tuple[int, str]] = set()  # of cached articles: (seq, encoder) stored
         self._live: tuple[OnlineClusterer, int] | None = None  # state, next seq it expects
         self._seen_seq = self.store.next_seq()
 
@@ -273,7 +273,8 @@ class StoryStore:
     def _remember(self, seq: int, prepared: PreparedArticle) -> None:
         self._cache[seq] = prepared
         while len(self._cache) > PREPARED_CACHE:
-            self._cache.popitem(last=False)
+            gone, analysis = self._cache.popitem(last=False)
+            self._saved.difference_update((gone, e) for e in analysis.vectors)
 
     def _live_clusterer(self) -> OnlineClusterer:
         """The clustering state, kept between `add` calls while nobody else writes (checked

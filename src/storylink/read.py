@@ -7,6 +7,7 @@ list of skipped inputs so that one bad file never stops a batch.
 from __future__ import annotations
 
 import csv
+import email.utils
 import glob
 import io
 import json
@@ -112,12 +113,15 @@ def parse_date(value: Any) -> datetime | None:
         parsed: datetime | None = value
     else:
         text = str(value).strip()
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            import dateparser
+        try:  # RFC 822 dates of RSS and e-mail keep their offset ("-0500")
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                import dateparser
 
-            parsed = dateparser.parse(text, settings={"RETURN_AS_TIMEZONE_AWARE": False})
+                parsed = dateparser.parse(text, settings={"RETURN_AS_TIMEZONE_AWARE": False})
     if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -185,7 +189,7 @@ def record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> A
         str(get(fields.text) or ""),
         origin,
         url=get(fields.url),
-        source=get(fields.source),
+        source=get(fields.source) or domain(get(fields.url)),
         published=parse_date(get(fields.date)),
         language=get(fields.language),
     )
@@ -247,20 +251,14 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
     read_before = len(report.articles)
     source = feed.feed.get("title")
     for number, entry in enumerate(feed.entries, start=1):
-        contents = entry.get("content") or []
-        body = contents[0].get("value", "") if contents else entry.get("summary", "")
-        if "<" in body:
-            import trafilatura
-
-            body = trafilatura.extract(f"<html><body>{body}</body></html>") or ""
         try:
             report.articles.append(
                 _article(
                     entry.get("title", ""),
-                    body,
+                    entry_text(entry),
                     f"{origin}#{number}",
                     url=entry.get("link"),
-                    source=source,
+                    source=source or domain(entry.get("link")),
                     published=parse_date(entry.get("published") or entry.get("updated")),
                     language=entry.get("language") or feed.feed.get("language"),
                 )
@@ -269,6 +267,17 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
             report.errors.append(error)
     if reason and len(report.articles) == read_before:
         raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")
+
+
+def entry_text(entry: Any) -> str:
+    """A feedparser entry's full content, else its summary, as plain text."""
+    contents = entry.get("content") or []
+    body = str(contents[0].get("value", "") if contents else entry.get("summary", ""))
+    if "<" in body:
+        import trafilatura
+
+        body = trafilatura.extract(f"<html><body>{body}</body></html>") or ""
+    return body
 
 
 def _read_bytes(path: Path, limit: int) -> bytes:
@@ -357,6 +366,14 @@ def read_url(
         raise ReadError(f"{url}: response is over the {max_bytes / 2**20:.0f} MB limit")
     suffix = _url_suffix(final_url, content_type, data)
     return parse_bytes(data, suffix, url, fields or FieldNames(), url=final_url)
+
+
+def domain(url: Any) -> str | None:
+    """The host an article's URL names, without "www.": its source when nothing says more."""
+    if not isinstance(url, str) or not is_url(url):
+        return None
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host.removeprefix("www.") or None
 
 
 def is_url(source: str) -> bool:

@@ -56,6 +56,8 @@ PREPARED_CACHE = 4096  # analysed articles kept in memory for comparisons
 KEY_ENTITIES = 12
 PARAMS_SETTING = "cluster_params"
 MIN_BACKGROUND = 30  # indexed articles needed to search a second encoder space
+ORDERS = ("newest", "largest", "grown")
+REVISIONS_SETTING = "revisions"  # counts revised articles: other readers re-read indexes
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Story:
     timeline: list[StoryArticle]  # by publication time
     entities: list[EntityCount]  # people and organisations
     places: list[EntityCount]
+    grown_at: datetime | None = None  # when it last gained an article
 
     def by_language(self) -> dict[str, list[StoryArticle]]:
         """The timeline grouped by language, in the order of `languages`."""
@@ -123,6 +126,7 @@ class Story:
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "entities": [asdict(e) for e in self.entities],
             "places": [asdict(p) for p in self.places],
+            "grown_at": self.grown_at.isoformat() if self.grown_at else None,
             "timeline": [a.to_dict() for a in self.timeline],
         }
 
@@ -154,6 +158,7 @@ class IngestReport:
     joined: int = 0
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    revised: int = 0  # stored articles replaced by a new text under the same URL
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"seconds": round(self.seconds, 3)}
@@ -192,6 +197,7 @@ class StoryStore:
         self._cache: OrderedDict[int, PreparedArticle] = OrderedDict()
         self._saved: set[tuple[int, str]] = set()  # (seq, encoder) of vectors in the store
         self._live: tuple[OnlineClusterer, int] | None = None  # state, next seq it expects
+        self._seen: tuple[int, Any] | None = None  # what `catch_up` last saw of the store
 
     def __enter__(self) -> StoryStore:
         return self
@@ -466,11 +472,11 @@ class StoryStore:
         limit: int = 20,
         offset: int = 0,
     ) -> list[Story]:
-        """Stories, newest (by last article) or largest first, optionally filtered by a member
-        language, a time range or a named person/place/organisation (part of the name, in
-        Latin letters or, for places, in any script)."""
-        if order not in ("newest", "largest"):
-            raise ValueError(f"order must be 'newest' or 'largest', not {order!r}")
+        """Stories, newest (by last article), largest or most recently grown first, optionally
+        filtered by a member language, a time range or a named person/place/organisation (part
+        of the name, in Latin letters or, for places, in any script)."""
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
         keys: tuple[str, ...] = ()
         if entity and entity.strip():
             # the name as typed, and the place it names in any script ("موسكو" → Moscow)
@@ -511,6 +517,7 @@ class StoryStore:
             timeline=timeline,
             entities=[EntityCount(*n) for n in names if n[0] != "place"][:KEY_ENTITIES],
             places=[EntityCount(*n) for n in names if n[0] == "place"][:KEY_ENTITIES],
+            grown_at=_moment(self.store.story_grown([row.id]).get(row.id)),
         )
 
     def search(self, text: str, limit: int = 10) -> list[SearchHit]:
@@ -577,6 +584,73 @@ class StoryStore:
     def story_of(self, ids: Sequence[str]) -> dict[str, int]:
         """Article id → story id for those of the given articles that are stored."""
         return self.store.story_of(ids)
+
+    # ---------------------------------------------------------------- live stores
+
+    def catch_up(self) -> bool:
+        """See what other processes committed since the last call (a cheap check): when
+        articles were added or revised, drop the cached indexes, analyses and clustering
+        state, which are re-read from the store on next use. True when something changed."""
+        seen = (self.store.next_seq(), self.store.setting(REVISIONS_SETTING))
+        changed = seen != self._seen
+        if changed and self._seen is not None:
+            self._indexes.clear()
+            self._cache.clear()
+            self._saved.clear()
+            self._live = None
+        self._seen = seen
+        return changed
+
+    def add_or_revise(
+        self,
+        articles: Iterable[Article],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """`add`, except that an article whose URL is stored with another text is a revision:
+        the stored article takes the new title, text and analysis and keeps its story."""
+        articles = list(articles)
+        stored = self.store.stored_urls([a.url for a in articles if a.url])
+        known = self.store.known_ids([a.id for a in articles])
+        revisions: dict[int, Article] = {}
+        fresh: list[Article] = []
+        for article in articles:
+            seq, stored_id = stored.get(article.url or "", (0, ""))
+            if seq and article.id not in known and stored_id != article.id:
+                revisions[seq] = article  # the latest version of a page wins
+            else:
+                fresh.append(article)
+        report = self.add(fresh, on_progress)
+        report.read = len(articles)
+        if revisions:
+            started = time.perf_counter()
+            problems = self.revise(revisions)
+            report.skipped.extend(problems)
+            report.revised = len(revisions) - len(problems)
+            report.seconds += time.perf_counter() - started
+        return report
+
+    def revise(self, revisions: dict[int, Article]) -> list[str]:
+        """Replace stored articles (by ingestion number) with new versions of them, each
+        analysed again and kept in its story; returns why any could not be analysed.
+
+        The index files are dropped (rebuilt from the store when next opened): an index only
+        ever grows, and a revised article's vectors change in place."""
+        lock = self._lock()
+        try:
+            seqs = list(revisions)
+            results = analyse_chunk([revisions[seq] for seq in seqs], comparer=self.comparer)
+            problems = [r for r in results if isinstance(r, str)]
+            for seq, result in zip(seqs, results, strict=True):
+                if not isinstance(result, str):
+                    self.store.revise(seq, self.comparer.home_encoder(result).name, result)
+                    self._cache.pop(seq, None)
+            self._indexes.clear()
+            self._live = None
+            for path in self.path.parent.glob(f"{self.path.name}.*.npz"):
+                path.unlink(missing_ok=True)
+            return problems
+        finally:
+            lock.close()
 
     # ---------------------------------------------------------------- export
 

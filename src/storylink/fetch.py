@@ -215,7 +215,7 @@ def address_problem(address: IPAddress) -> str | None:
     if inner is None:
         return _kind(address)
     kind = _kind(inner)
-    return kind and f"{kind} ({address} reaches {inner})"
+    return kind and f"{kind} (wrapping IPv4 {inner})"
 
 
 def resolve_host(host: str, port: int) -> list[str]:
@@ -302,6 +302,7 @@ class _PinnedConnection(http.client.HTTPConnection):
         self.default_port = 443 if tls else 80  # Host header without the default port
         self.addresses, self.read_timeout, self.tls = addresses, policy.read_timeout, tls
         self.aborted = False
+        self.held: socket.socket | None = None
 
     def connect(self) -> None:
         failure: OSError = OSError("no address")
@@ -315,12 +316,13 @@ class _PinnedConnection(http.client.HTTPConnection):
             raise failure
         sock.settimeout(self.read_timeout)
         self.sock = self.tls.wrap_socket(sock, server_hostname=self.host) if self.tls else sock
+        self.held = self.sock  # http.client drops `sock` once the response owns the socket
 
     def abort(self) -> None:
         self.aborted = True
-        if self.sock is not None:
+        if self.held is not None:
             with contextlib.suppress(OSError):  # the plain socket's shutdown, also under TLS:
-                socket.socket.shutdown(self.sock, socket.SHUT_RDWR)  # wakes a blocked read now
+                socket.socket.shutdown(self.held, socket.SHUT_RDWR)  # wakes a blocked read now
 
 
 class _Body:
@@ -506,10 +508,7 @@ class Fetcher:
 
     def _vet(self, target: _Target) -> list[str]:
         """The host's addresses, each one checked; `UnsafeAddressError` if any is refused."""
-        try:
-            addresses = self._resolve(target.host, target.port)
-        except OSError as error:
-            raise FetchError(target.url, f"cannot resolve {target.host} ({error})") from None
+        addresses = self._addresses(target)
         if not addresses:
             raise FetchError(target.url, f"cannot resolve {target.host} (no addresses)")
         for text in addresses:
@@ -525,6 +524,15 @@ class Fetcher:
                 permanent=True,
             )
         return addresses
+
+    def _addresses(self, target: _Target) -> list[str]:
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(target.host)
+            return [target.host]  # an IP literal needs no lookup
+        try:
+            return self._resolve(target.host, target.port)
+        except OSError as error:
+            raise FetchError(target.url, f"cannot resolve {target.host} ({error})") from None
 
     def _allows(self, address: IPAddress) -> bool:
         inner = _embedded_ipv4(address)
@@ -542,6 +550,7 @@ class Fetcher:
                 parser.parse(self._robots_lines(target))
                 delay = parser.crawl_delay(self.policy.user_agent)
                 host.robots, host.crawl_delay = parser, float(delay or 0)
+                host.next_start = max(host.next_start, time.monotonic() + host.crawl_delay)
                 host.robots_until = time.monotonic() + ROBOTS_TTL_S
             return host.robots
 

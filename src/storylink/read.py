@@ -12,24 +12,21 @@ import glob
 import io
 import json
 import logging
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .article import Article
+from .fetch import Fetcher, FetchError, FetchPolicy
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # JSONL/CSV collections may be big; single pages may not
 MAX_PAGE_BYTES = 16 * 1024 * 1024
-URL_TIMEOUT_S = 20.0
 MAX_TITLE_CHARS = 160
-USER_AGENT = "storylink/0.1 (+news linking)"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 ENCODING_CANDIDATES = 6
 
@@ -342,30 +339,28 @@ def _url_suffix(url: str, content_type: str, data: bytes) -> str:
     return ".txt"
 
 
+ONE_OFF_POLICY = FetchPolicy(host_interval=0)  # URLs a person named: no wait between them
+_ONE_OFF = Fetcher(ONE_OFF_POLICY)
+
+
+def url_fetcher(allow_private: bool = False) -> Fetcher:
+    """The fetcher for URLs named by a command or request; public addresses only unless
+    `allow_private` (local setups and tests: loopback and private networks too)."""
+    return Fetcher(replace(ONE_OFF_POLICY, allow_private=True)) if allow_private else _ONE_OFF
+
+
 def read_url(
-    url: str,
-    timeout: float = URL_TIMEOUT_S,
-    max_bytes: int = MAX_PAGE_BYTES,
-    fields: FieldNames | None = None,
+    url: str, fields: FieldNames | None = None, *, fetcher: Fetcher | None = None
 ) -> ReadReport:
-    """Fetch a page, feed or collection over HTTP(S) with a timeout and a size limit."""
+    """Fetch a page, feed or collection over HTTP(S) through `fetcher` (default: public
+    addresses only, with the timeouts and size limit of `FetchPolicy`)."""
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = response.read(max_bytes + 1)
-            content_type = response.headers.get("Content-Type", "")
-            final_url = response.geturl()
-    except urllib.error.HTTPError as error:
-        raise ReadError(f"{url}: HTTP {error.code} {error.reason}") from error
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise ReadError(f"{url}: cannot fetch ({reason})") from error
-    except ValueError as error:  # malformed URL, e.g. "http://[::1"
-        raise ReadError(f"{url}: not a valid URL ({error})") from error
-    if len(data) > max_bytes:
-        raise ReadError(f"{url}: response is over the {max_bytes / 2**20:.0f} MB limit")
-    suffix = _url_suffix(final_url, content_type, data)
-    return parse_bytes(data, suffix, url, fields or FieldNames(), url=final_url)
+        response = (fetcher or _ONE_OFF).get(url)
+    except FetchError as error:
+        reason = error.reason if error.status else f"cannot fetch ({error.reason})"
+        raise ReadError(f"{url}: {reason}") from error
+    suffix = _url_suffix(response.url, response.content_type or "", response.body)
+    return parse_bytes(response.body, suffix, url, fields or FieldNames(), url=response.url)
 
 
 def domain(url: Any) -> str | None:
@@ -403,19 +398,23 @@ def expand(source: str | Path) -> list[str]:
     return [text]
 
 
-def read_source(source: str | Path, fields: FieldNames | None = None) -> ReadReport:
-    """Articles from one file or URL, with its bad rows in `errors`."""
+def read_source(
+    source: str | Path, fields: FieldNames | None = None, *, fetcher: Fetcher | None = None
+) -> ReadReport:
+    """Articles from one file or URL (fetched through `fetcher`), with bad rows in `errors`."""
     text = str(source)
     if is_url(text):
-        return read_url(text, fields=fields)
+        return read_url(text, fields, fetcher=fetcher)
     if not Path(text).exists():
         raise ReadError(f"{text}: no such file")
     return read_file(text, fields)
 
 
-def read(source: str | Path, fields: FieldNames | None = None) -> list[Article]:
+def read(
+    source: str | Path, fields: FieldNames | None = None, *, fetcher: Fetcher | None = None
+) -> list[Article]:
     """Articles from one file or URL; raises `ReadError` if it (or any of its rows) is bad."""
-    report = read_source(source, fields)
+    report = read_source(source, fields, fetcher=fetcher)
     if report.errors:
         raise report.errors[0]
     return report.articles
@@ -425,10 +424,13 @@ def read_many(
     sources: Iterable[str | Path],
     fields: FieldNames | None = None,
     on_input: Callable[[str], None] | None = None,
+    *,
+    fetcher: Fetcher | None = None,
 ) -> ReadReport:
     """Articles from many inputs; bad files and rows are reported in `errors` and skipped.
 
-    `on_input` is called with each file or URL once it is read (for progress bars).
+    `on_input` is called with each file or URL once it is read (for progress bars); URLs are
+    fetched through `fetcher` (default: public addresses only).
     """
     total = ReadReport()
     for source in sources:
@@ -439,7 +441,7 @@ def read_many(
             continue
         for single in inputs:
             try:
-                report = read_source(single, fields)
+                report = read_source(single, fields, fetcher=fetcher)
                 total.articles.extend(report.articles)
                 total.errors.extend(report.errors)
             except ReadError as error:
@@ -450,7 +452,9 @@ def read_many(
     return total
 
 
-def read_one(spec: str, fields: FieldNames | None = None) -> Article:
+def read_one(
+    spec: str, fields: FieldNames | None = None, *, fetcher: Fetcher | None = None
+) -> Article:
     """One article: a file or URL holding one, or ``SOURCE#N`` for entry N of a collection.
 
     N is the JSONL line, the CSV data row or the feed entry, as shown in each article's
@@ -458,14 +462,14 @@ def read_one(spec: str, fields: FieldNames | None = None) -> Article:
     """
     source, hash_sign, number = spec.rpartition("#")
     if not hash_sign or not number.isdigit():
-        articles = read(spec, fields)
+        articles = read(spec, fields, fetcher=fetcher)
         if len(articles) > 1:
             first = articles[0].origin
             raise ReadError(
                 f"{spec}: holds {len(articles)} articles; pick one as SOURCE#N, e.g. {first}"
             )
         return articles[0]
-    report = read_source(source, fields)
+    report = read_source(source, fields, fetcher=fetcher)
     for article in report.articles:
         if article.origin == spec:
             return article

@@ -27,7 +27,7 @@ from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score
 from .feeds import DEFAULT_INTERVAL, FeedSource
 from .fetch import FetchPolicy
 from .paths import cache_dir
-from .read import FieldNames, ReadError, parse_date, read_many, read_one
+from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fetcher
 from .scorer import RIDGE_ALPHA, Scorer
 from .serve import MAX_BODY_BYTES
 from .store import StoreError
@@ -68,6 +68,11 @@ def _fields(renames: list[str] | None) -> FieldNames:
         raise _fail(str(error)) from None
 
 
+ALLOW_PRIVATE_OPTION = typer.Option(
+    "--allow-private",
+    help="Also fetch URLs on loopback and private addresses (127.0.0.1, 10.x, 192.168.x …), "
+    "for local setups and tests; by default storylink fetches only from public addresses.",
+)
 SCORER_OPTION = typer.Option(
     "--scorer", help="A scorer directory written by `storylink train` (default: the shipped one)."
 )
@@ -154,6 +159,7 @@ def compare(
     ] = False,
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
     scorer: Annotated[Path | None, SCORER_OPTION] = None,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
 ) -> None:
     """Compare two articles in any languages and explain the score.
 
@@ -164,7 +170,8 @@ def compare(
     """
     fields = _fields(field)
     try:
-        first, second = read_one(a, fields), read_one(b, fields)
+        fetcher = url_fetcher(allow_private)
+        first, second = read_one(a, fields, fetcher=fetcher), read_one(b, fields, fetcher=fetcher)
         score = _comparer(scorer).compare(first, second)
     except (ReadError, CompareError) as error:
         raise _fail(str(error)) from None
@@ -181,6 +188,7 @@ def read_command(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print articles as JSON Lines.")] = False,
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
 ) -> None:
     """Read articles from any supported input and list them; bad inputs are reported and skipped.
 
@@ -196,7 +204,10 @@ def read_command(
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task("", total=None)
         report = read_many(
-            sources, fields, lambda name: progress.update(task, advance=1, description=name)
+            sources,
+            fields,
+            lambda name: progress.update(task, advance=1, description=name),
+            fetcher=url_fetcher(allow_private),
         )
     for problem in report.errors:
         errors.print(f"[yellow]skipped:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
@@ -398,6 +409,7 @@ def ingest(
     window_days: Annotated[float | None, typer.Option(help=WINDOW_HELP)] = None,
     half_life_days: Annotated[float | None, typer.Option(help=HALF_LIFE_HELP)] = None,
     as_json: Annotated[bool, JSON_OPTION] = False,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
 ) -> None:
     """Add articles to the story database and group them into stories, across languages.
 
@@ -420,6 +432,7 @@ def ingest(
                     sources,
                     fields,
                     lambda done, total: progress.update(task, completed=done, total=total),
+                    fetcher=url_fetcher(allow_private),
                 )
             except StoreError as error:
                 raise _fail(str(error)) from None
@@ -882,6 +895,7 @@ def serve(
     max_body: Annotated[
         int, typer.Option(min=1024, help="Largest request body in bytes (larger: 413).")
     ] = MAX_BODY_BYTES,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
 ) -> None:
     """Serve the stories: JSON API (docs at /docs) and web pages (/, /story/ID, /compare).
 
@@ -892,7 +906,7 @@ def serve(
     _need_db(db)
     from .serve import create_app
 
-    app = create_app(db, token, max_body)
+    app = create_app(db, token, max_body, allow_private=allow_private)
     console.print(f"storylink on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

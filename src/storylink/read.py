@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .article import Article
+from .fetch import FetchError, Fetcher, FetchPolicy
 from .fetch import Fetcher, FetchError, FetchPolicy
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from .article import Article
 from .compare import CompareError, Comparer, PairScore
 from .encode import EncoderSet
 from .feeds import feed_health
-from .read import FieldNames, ReadError, parse_date, read_one, record_article
+from .read import FieldNames, ReadError, parse_date, read_one, record_article, url_fetcher
 from .stories import Story, StoryStore
 
 MAX_BODY_BYTES = 5_000_000  # a few hundred articles per POST; larger batches: `storylink ingest`
@@ -173,13 +173,22 @@ def _article(data: ArticleIn | Side, origin: str) -> Article:
 
 
 def create_app(
-    db: str | Path, token: str | None = None, max_body_bytes: int = MAX_BODY_BYTES
+    db: str | Path,
+    token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    *,
+    allow_private: bool = False,
 ) -> FastAPI:
-    """The API and web pages over the story database at `db` (which must exist)."""
+    """The API and web pages over the story database at `db` (which must exist).
+
+    A compared `{"url": ...}` is fetched from public addresses only, unless `allow_private`:
+    otherwise anyone who can post to the API could make the server reach its own network.
+    """
     db = Path(db)
     if not db.is_file():
         raise FileNotFoundError(f"no such database: {db} (create it with `storylink ingest`)")
     service = Service(db, token)
+    fetcher = url_fetcher(allow_private)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -338,7 +347,7 @@ def create_app(
             return found[1]
         if side.url:
             try:
-                return read_one(side.url)
+                return read_one(side.url, fetcher=fetcher)
             except ReadError as error:
                 raise HTTPException(422, f"{name}: {error}") from None
         return _article(side, name)

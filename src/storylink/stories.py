@@ -43,6 +43,7 @@ from .evaluate import (
 )
 from .executor import InProcess, make_executor
 from .features import PreparedArticle, title_vector
+from .fetch import Fetcher
 from .index import VectorIndex
 from .language import detect_language
 from .read import FieldNames, read_many
@@ -301,10 +302,13 @@ class StoryStore:
         sources: Sequence[str | Path],
         fields: FieldNames | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        *,
+        fetcher: Fetcher | None = None,
     ) -> IngestReport:
-        """Read files, directories, globs or URLs and add their articles; bad inputs are
-        reported in `IngestReport.skipped`, the rest is kept."""
-        report = read_many(sources, fields)
+        """Read files, directories, globs or URLs (fetched through `fetcher`: by default public
+        addresses only) and add their articles; bad inputs are reported in
+        `IngestReport.skipped`, the rest is kept."""
+        report = read_many(sources, fields, fetcher=fetcher)
         result = self.add(report.articles, on_progress)
         result.skipped[:0] = [str(error) for error in report.errors]
         return result

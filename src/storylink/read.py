@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from .article import Article
-from .fetch import FetchError, Fetcher, FetchPolicy
 from .fetch import Fetcher, FetchError, FetchPolicy
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,8 @@ import ipaddress
 import itertools
 import os
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -112,16 +114,20 @@ class SiteServer(http.server.ThreadingHTTPServer):
 
 
 class Site:
-    """A web site on 127.0.0.1: routes by path, a record of requests and of concurrency."""
+    """A web site on 127.0.0.1 (https with `tls`): routes by path, a record of requests and
+    of concurrency."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
         self.in_flight = self.peak = 0
         self._lock = threading.Lock()
         self.httpd = SiteServer(("127.0.0.1", 0), Handler)
         self.httpd.site = self
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def begin(self, seen: Seen) -> None:
@@ -145,11 +151,11 @@ class Site:
 
 
 @pytest.fixture
-def make_site() -> Iterator[Callable[[], Site]]:
+def make_site() -> Iterator[Callable[..., Site]]:
     sites: list[Site] = []
 
-    def make() -> Site:
-        sites.append(Site())
+    def make(tls: ssl.SSLContext | None = None) -> Site:
+        sites.append(Site(tls))
         return sites[-1]
 
     yield make
@@ -261,6 +267,34 @@ def test_redirects_to_private_and_metadata_addresses_are_refused_before_connecti
     with pytest.raises(UnsafeAddressError, match="cloud metadata"):
         Fetcher(FetchPolicy(allow_private=True, host_interval=0)).get(f"{site.url}/to-metadata")
     assert site.paths() == ["/to-lan", "/to-metadata", "/to-metadata"]
+
+
+def test_https_goes_to_the_checked_address_and_checks_the_name(
+    make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    """A certificate for news.example, served on 127.0.0.1: the fetcher connects to the address
+    it checked, and TLS still verifies the certificate against the name in the URL."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=news.example"
+    request += " -addext subjectAltName=DNS:news.example"
+    command = [openssl, *request.split(), "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    site = make_site(server_tls)
+    site.page("/a.txt", b"Secure")
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    fetcher = Fetcher(LOCAL, resolve=lambda host, port: ["127.0.0.1"], tls=client_tls)
+    response = fetcher.get(f"https://news.example:{site.port}/a.txt")
+    assert (
+        response.body == b"Secure" and site.seen[0].headers["Host"] == f"news.example:{site.port}"
+    )
+    with pytest.raises(FetchError, match=r"cannot connect .*Hostname mismatch.*other\.example"):
+        fetcher.get(f"https://other.example:{site.port}/a.txt")
+    assert len(site.seen) == 1
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://h/", "x"])

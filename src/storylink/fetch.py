@@ -71,9 +71,8 @@ RFC1918 = tuple(map(ipaddress.ip_network, ("10.0.0.0/8", "172.16.0.0/12", "192.1
 UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 CARRIER_GRADE_NAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_TARGET_SAFE = "".join(
-    map(chr, range(33, 127))
-)  # printable ASCII is sent as is, the rest %-encoded
+# request targets: printable ASCII is sent as is, anything else %-encoded
+_TARGET_SAFE = "".join(map(chr, range(33, 127)))
 
 
 @dataclass(frozen=True)
@@ -403,20 +402,22 @@ class Fetcher:
     """Fetches http(s) URLs safely and politely (module docstring); one per process is plenty.
 
     `resolve(host, port)` gives the IP addresses of a host (default: the system resolver);
-    tests inject one to make a name resolve to, say, 10.0.0.5 without DNS.
+    tests inject one to make a name resolve to, say, 10.0.0.5 without DNS. `tls` verifies
+    https servers (default: the system's trusted certificate authorities).
     """
 
     def __init__(
         self,
         policy: FetchPolicy = FetchPolicy(),  # frozen: one shared default is fine
         resolve: Callable[[str, int], list[str]] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.policy = policy
         self._resolve = resolve or resolve_host
         self._allowed = tuple(
             ipaddress.ip_network(n, strict=False) for n in policy.allowed_networks
         )
-        self._tls = ssl.create_default_context()
+        self._tls = tls or ssl.create_default_context()
         self._in_flight = threading.BoundedSemaphore(policy.max_hosts)
         self._hosts: dict[tuple[str, str, int], _Host] = {}
         self._lock = threading.Lock()

@@ -12,6 +12,7 @@ import http.server
 import ipaddress
 import itertools
 import os
+import pickle
 import re
 import shutil
 import ssl
@@ -265,7 +266,7 @@ def test_redirects_to_private_and_metadata_addresses_are_refused_before_connecti
     with pytest.raises(UnsafeAddressError, match=r"169\.254\.169\.254 is the cloud metadata"):
         local().get(f"{site.url}/to-metadata")
     # allow_private is for local setups: the metadata service stays out of reach
-    with pytest.raises(UnsafeAddressError, match="cloud metadata"):
+    with pytest.raises(UnsafeAddressError, match=r"cloud metadata.*allow_private does not lift"):
         Fetcher(FetchPolicy(allow_private=True, host_interval=0)).get(f"{site.url}/to-metadata")
     assert site.paths() == ["/to-lan", "/to-metadata", "/to-metadata"]
 
@@ -509,6 +510,8 @@ def test_http_errors_carry_status_and_permanence(site: Site) -> None:
     with pytest.raises(FetchError, match="HTTP 500") as broken:
         fetcher.get(f"{site.url}/broken")
     assert (missing.value.status, missing.value.permanent) == (404, True)
+    copy = pickle.loads(pickle.dumps(missing.value))  # crosses process boundaries intact
+    assert (str(copy), copy.status, copy.permanent) == (str(missing.value), 404, True)
     assert gone.value.permanent and not broken.value.permanent and broken.value.retry_after is None
 
 

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,9 @@ class FetchError(Exception):
         super().__init__(f"{url}: {reason}")
         self.url, self.reason, self.status = url, reason, status
         self.retry_after, self.permanent = retry_after, permanent
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable despite the keyword-only arguments
+        return (type(self), (self.url, self.reason), self.__dict__)
 
     def at_redirect_of(self, url: str) -> FetchError:
         """The same error reported for `url`, which redirected to where it happened."""
@@ -518,11 +522,14 @@ class Fetcher:
             if problem is None or self._allows(address):
                 continue
             named = text if text == target.host else f"{target.host} resolves to {text}, and that"
+            lift = (
+                "allow_private does not lift this"
+                if self.policy.allow_private
+                else "storylink fetches only public addresses unless private ones are allowed "
+                "(allow_private, --allow-private)"
+            )
             raise UnsafeAddressError(
-                target.url,
-                f"refused: {named} is {problem}; storylink fetches only public addresses "
-                "unless private ones are allowed (allow_private, --allow-private)",
-                permanent=True,
+                target.url, f"refused: {named} is {problem}; {lift}", permanent=True
             )
         return addresses
 

@@ -967,13 +967,15 @@ def watch(
         int, typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
     ] = BATCH_SIZE,
 ) -> None:
-    """Follow feeds live: subscribe to FEEDs (if given) and poll every subscribed feed.
+    """Follow feeds live: subscribe to FEEDs, then poll every subscribed feed.
 
-    Each feed is polled on its own schedule with conditional requests; new entries' pages are
-    fetched (robots.txt obeyed, one request at a time per host) and read as articles, which
-    join their stories as `ingest` would. An entry whose page cannot be read keeps the feed's
-    own text. Failing feeds back off up to a day; 429/503 Retry-After is honoured; 410 stops a
-    feed; 301/308 move it. Ctrl-C (or SIGTERM) finishes the batch in flight and exits.
+    Each feed is polled on its own schedule with conditional
+    requests; the pages of new entries are fetched (robots.txt
+    obeyed, one request at a time per host) and read as articles,
+    which join their stories as with `ingest`. An entry whose page
+    cannot be read keeps the feed's own text. Failing feeds back
+    off up to a day; Retry-After is honoured; 410 stops a feed;
+    301/308 move it. Ctrl-C or SIGTERM finishes the batch in flight.
 
     Example: storylink watch feeds.opml https://example.org/rss --db news.db
     """
@@ -1029,10 +1031,11 @@ def feeds_list(
     db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """List subscribed feeds and their health: last poll and success, last error,
-    consecutive failures, next poll, entries and articles per day (past week).
+    """List subscribed feeds and their health: last poll and success,
+    last error, consecutive failures, next poll, entries and articles
+    per day (past week).
 
-    Example: storylink feeds --db news.db; storylink feeds remove URL --db news.db
+    Example: storylink feeds --db news.db
     """
     if context.invoked_subcommand:
         return

@@ -589,6 +589,62 @@ class StoryStore:
         """Article id → story id for those of the given articles that are stored."""
         return self.store.story_of(ids)
 
+    # ---------------------------------------------------------------- export
+
+    def iter_stories(self, batch: int = 200) -> Iterator[Story]:
+        """Every story, largest first."""
+        offset = 0
+        while True:
+            page = self.stories(order="largest", limit=batch, offset=offset)
+            yield from page
+            if len(page) < batch:
+                return
+            offset += batch
+
+    def article_rows(self) -> list[dict[str, Any]]:
+        """One row per article with its story: the flat table of the whole store."""
+        rows = []
+        for story in self.iter_stories():
+            for item in story.timeline:
+                rows.append(
+                    {"story_id": story.id, "story_headline": story.headline, **item.to_dict()}
+                )
+        return rows
+
+    def to_pandas(self) -> Any:
+        """`article_rows()` as a pandas DataFrame (needs pandas)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.article_rows())
+        if not frame.empty:
+            frame["published"] = pd.to_datetime(frame["published"], utc=True, format="ISO8601")
+        return frame
+
+    def export(self, path: str | Path, format: str | None = None) -> int:
+        """Write the store: JSONL = one story per line with its timeline; Parquet = one row
+        per article (`article_rows`). The format follows the suffix unless given; returns the
+        number of rows written."""
+        path = Path(path)
+        suffixes = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+        format = format or suffixes.get(path.suffix.lower())
+        if format is None:
+            raise ValueError(f"{path}: say --format jsonl or parquet (or name it .jsonl/.parquet)")
+        if format == "jsonl":
+            count = 0
+            with path.open("w", encoding="utf-8") as out:
+                for story in self.iter_stories():
+                    out.write(json.dumps(story.to_dict(), ensure_ascii=False) + "\n")
+                    count += 1
+            return count
+        if format == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            rows = self.article_rows()
+            pq.write_table(pa.Table.from_pylist(rows), path)
+            return len(rows)
+        raise ValueError(f"unknown export format {format!r}; choose jsonl or parquet")
+
     # ---------------------------------------------------------------- live stores
 
     def catch_up(self) -> bool:
@@ -655,62 +711,6 @@ class StoryStore:
             return problems
         finally:
             lock.close()
-
-    # ---------------------------------------------------------------- export
-
-    def iter_stories(self, batch: int = 200) -> Iterator[Story]:
-        """Every story, largest first."""
-        offset = 0
-        while True:
-            page = self.stories(order="largest", limit=batch, offset=offset)
-            yield from page
-            if len(page) < batch:
-                return
-            offset += batch
-
-    def article_rows(self) -> list[dict[str, Any]]:
-        """One row per article with its story: the flat table of the whole store."""
-        rows = []
-        for story in self.iter_stories():
-            for item in story.timeline:
-                rows.append(
-                    {"story_id": story.id, "story_headline": story.headline, **item.to_dict()}
-                )
-        return rows
-
-    def to_pandas(self) -> Any:
-        """`article_rows()` as a pandas DataFrame (needs pandas)."""
-        import pandas as pd
-
-        frame = pd.DataFrame(self.article_rows())
-        if not frame.empty:
-            frame["published"] = pd.to_datetime(frame["published"], utc=True, format="ISO8601")
-        return frame
-
-    def export(self, path: str | Path, format: str | None = None) -> int:
-        """Write the store: JSONL = one story per line with its timeline; Parquet = one row
-        per article (`article_rows`). The format follows the suffix unless given; returns the
-        number of rows written."""
-        path = Path(path)
-        suffixes = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-        format = format or suffixes.get(path.suffix.lower())
-        if format is None:
-            raise ValueError(f"{path}: say --format jsonl or parquet (or name it .jsonl/.parquet)")
-        if format == "jsonl":
-            count = 0
-            with path.open("w", encoding="utf-8") as out:
-                for story in self.iter_stories():
-                    out.write(json.dumps(story.to_dict(), ensure_ascii=False) + "\n")
-                    count += 1
-            return count
-        if format == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            rows = self.article_rows()
-            pq.write_table(pa.Table.from_pylist(rows), path)
-            return len(rows)
-        raise ValueError(f"unknown export format {format!r}; choose jsonl or parquet")
 
 
 def _moment(ts: float | None) -> datetime | None:

@@ -35,6 +35,7 @@ from storylink.feeds import (
     feed_sources,
 )
 from storylink.fetch import Fetcher, FetchPolicy
+from storylink.read import read
 from storylink.store import FeedRow
 from storylink.stories import StoryStore
 from storylink.watch import CycleReport, Watcher
@@ -529,3 +530,20 @@ def test_a_running_server_sees_what_watch_adds(tmp_path: Path, story_comparer: C
         assert article["text_source"] == "page" and article["source"] == "Levant Wire"
         feeds = httpx.get(f"{base}/feeds").json()
         assert [(f["url"], f["status"]) for f in feeds] == [(site.url("/feed.xml"), "ok")]
+
+
+def test_read_keeps_feed_offsets_and_names_a_source(tmp_path: Path) -> None:
+    feed = tmp_path / "wire.rss"
+    feed.write_text(
+        "<?xml version='1.0'?><rss version='2.0'><channel><title></title>"
+        "<item><title>Quake</title><link>https://www.levant.example/quake</link>"
+        "<pubDate>Mon, 06 Apr 2020 23:30:00 -0500</pubDate>"
+        "<description>A strong earthquake shook the coast overnight.</description></item>"
+        "</channel></rss>"
+    )
+    (article,) = read(feed)
+    assert article.published == datetime(2020, 4, 7, 4, 30, tzinfo=UTC)
+    assert article.source == "levant.example"
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"text": "Body.", "url": "https://horizon.example/a/1"}\n')
+    assert read(rows)[0].source == "horizon.example"

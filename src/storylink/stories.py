@@ -240,6 +240,8 @@ class StoryStore:
 
     def save_indexes(self) -> None:
         """Write the indexes that gained vectors since they were read or written."""
+        if self._seen is not None and self.store.setting(REVISIONS_SETTING) != self._seen[1]:
+            return  # a reader (`catch_up`) whose vectors another process has since revised
         for key, index in self._indexes.items():
             if index.changed:
                 index.save(self._index_path(key))

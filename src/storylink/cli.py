@@ -956,13 +956,7 @@ def watch(
     user_agent: Annotated[
         str | None, typer.Option(help="User-Agent to send (default: storylink and its version).")
     ] = None,
-    allow_private: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private",
-            help="Also fetch from loopback and private addresses (local feeds, tests).",
-        ),
-    ] = False,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
     batch_size: Annotated[
         int, typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
     ] = BATCH_SIZE,

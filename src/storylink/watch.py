@@ -15,6 +15,7 @@ and the store's content hashes (and revisions by URL) keep every article once.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -202,6 +203,8 @@ class Watcher:
         for poll in polls:
             feed = poll.feed
             feed.last_poll = now
+            if poll.response is not None:
+                _follow_moves(feed, poll.response)
             if poll.error is not None:
                 self._failed(feed, poll.error, now, report)
             elif poll.parsed is None:  # 304
@@ -263,14 +266,10 @@ class Watcher:
         feed.next_poll = now + feed.interval
 
     def _polled(self, poll: _Poll, now: float, pending: int) -> None:
-        """Save a feed that answered: its new URL after permanent redirects, and its
-        validators once every entry is in (else the next poll reads the whole feed again)."""
+        """Save a feed that answered with entries, and its validators once every entry is in
+        (else the next poll reads the whole feed again)."""
         feed, response = poll.feed, poll.response
         assert response is not None and poll.parsed is not None
-        for status, target in response.redirects:
-            if status not in PERMANENT_MOVES:
-                break
-            feed.url = target
         if pending == 0:
             feed.etag, feed.last_modified = response.etag, response.last_modified
         feed.title = feed.title or poll.parsed.title
@@ -382,6 +381,7 @@ class Watcher:
                 to_read.append(item)
         self._record(recorded, now)
         pending.subtract(item.feed.id for item, *_ in recorded)
+        to_read = _round_robin(to_read, lambda i: host_of(i.entry.url or i.feed.url))
         for start in range(0, len(to_read), self.batch_size):
             if self.stopping:
                 break
@@ -439,3 +439,21 @@ class Watcher:
                 for item, text_source, note, article_id in recorded
             ]
         )
+
+
+def _follow_moves(feed: FeedRow, response: Response) -> None:
+    """A feed that moved for good (301, 308 from the start of the chain) takes its new URL."""
+    for status, target in response.redirects:
+        if status not in PERMANENT_MOVES:
+            return
+        feed.url = target
+
+
+def _round_robin(things: list[T], key: Callable[[T], str]) -> list[T]:
+    """One thing of each group in turn (in order within a group): every batch of pages then
+    spans as many hosts as it can, which the fetcher may ask side by side."""
+    groups: dict[str, list[T]] = defaultdict(list)
+    for thing in things:
+        groups[key(thing)].append(thing)
+    rounds = itertools.zip_longest(*groups.values())
+    return [thing for round_ in rounds for thing in round_ if thing is not None]

@@ -1041,21 +1041,17 @@ def feeds_list(
     if as_json:
         print(json.dumps([h.to_dict() for h in health], ensure_ascii=False, indent=2))
         return
-    table = Table(title=_count(len(health), "feed"))
-    for column in ("feed", "status", "last success (UTC)", "next poll", "fails", "per day"):
-        table.add_column(column, overflow="fold")
-    table.add_column("last error", ratio=1, overflow="fold")
+    table = Table(title=f"{_count(len(health), 'feed')}; times in UTC")
+    table.add_column("feed (last error)", ratio=1, min_width=20, overflow="fold")
+    for column in ("status", "last success", "next poll", "entries / articles a day"):
+        table.add_column(column, max_width=12)
     for h in health:
-        name = f"{h.title}\n{h.url}" if h.title else h.url
-        table.add_row(
-            escape(name),
-            h.status,
-            _when(h.last_success),
-            _when(h.next_poll),
-            str(h.failures),
-            f"{h.entries_per_day:g} entries, {h.articles_per_day:g} articles",
-            escape(h.last_error or ""),
-        )
+        cell = escape(f"{h.title}\n{h.url}" if h.title else h.url)
+        if h.last_error:
+            cell += f"\n[red]{escape(h.last_error)}[/]"
+        status = f"{h.status} ({h.failures}×)" if h.failures else h.status
+        rates = f"{h.entries_per_day:g} / {h.articles_per_day:g}"
+        table.add_row(cell, status, _when(h.last_success), _when(h.next_poll), rates)
     console.print(table)
 
 

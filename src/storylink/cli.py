@@ -1051,6 +1051,8 @@ def feeds_list(
             cell += f"\n[red]{escape(h.last_error)}[/]"
         status = f"{h.status} ({h.failures}×)" if h.failures else h.status
         rates = f"{h.entries_per_day:g} / {h.articles_per_day:g}"
+        if h.feed_text_per_day:
+            rates += f" ({h.feed_text_per_day:g} feed text)"
         table.add_row(cell, status, _when(h.last_success), _when(h.next_poll), rates)
     console.print(table)
 

@@ -184,6 +184,7 @@ class FeedHealth:
     interval_minutes: float
     entries_per_day: float
     articles_per_day: float
+    feed_text_per_day: float  # articles stored with the feed's text: their pages failed
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(vars(self))
@@ -213,7 +214,7 @@ def feed_health(store: Store, now: float | None = None) -> list[FeedHealth]:
     found = []
     for feed in store.feeds():
         days = max(1.0, (now - max(feed.added_at, now - WEEK)) / 86400)
-        entries, articles = counts.get(feed.id, (0, 0))
+        entries, articles, feed_text = counts.get(feed.id, (0, 0, 0))
         found.append(
             FeedHealth(
                 url=feed.url,
@@ -228,6 +229,7 @@ def feed_health(store: Store, now: float | None = None) -> list[FeedHealth]:
                 interval_minutes=round(feed.interval / 60, 2),
                 entries_per_day=round(entries / days, 2),
                 articles_per_day=round(articles / days, 2),
+                feed_text_per_day=round(feed_text / days, 2),
             )
         )
     return found

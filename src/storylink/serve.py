@@ -86,6 +86,9 @@ class FeedOut(BaseModel):
     interval_minutes: float
     entries_per_day: float = Field(description="New entries per day over the past week.")
     articles_per_day: float = Field(description="Entries that gave an article, per day.")
+    feed_text_per_day: float = Field(
+        description="Of those, articles with the feed's own text (their page failed)."
+    )
 
 
 class CompareIn(BaseModel):

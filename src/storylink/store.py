@@ -255,7 +255,7 @@ class Store(Protocol):
     def entry_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]: ...
     def record_entries(self, entries: Sequence[EntryRow]) -> None: ...
     def entry_times(self, feed_id: int, limit: int) -> list[float]: ...
-    def entry_counts(self, since: float) -> dict[int, tuple[int, int]]: ...
+    def entry_counts(self, since: float) -> dict[int, tuple[int, int, int]]: ...
     def entries_of(self, article_ids: Sequence[str]) -> dict[str, EntryRow]: ...
     def fetched_pages(self, urls: Sequence[str]) -> dict[str, EntryRow]: ...
 
@@ -715,14 +715,16 @@ class SQLiteStore:
         )
         return [float(r[0]) for r in rows]
 
-    def entry_counts(self, since: float) -> dict[int, tuple[int, int]]:
-        """Feed id → (entries, entries that gave an article) first seen since a time."""
+    def entry_counts(self, since: float) -> dict[int, tuple[int, int, int]]:
+        """Feed id → (entries, entries that gave an article, of which from the feed's own
+        text) first seen since a time."""
         rows = self._db.execute(
-            "SELECT feed_id, COUNT(*), COUNT(article_id) FROM entries WHERE seen_at >= ? "
-            "GROUP BY feed_id",
+            "SELECT feed_id, COUNT(*), COUNT(article_id), "
+            "COUNT(article_id) FILTER (WHERE text_source = 'feed') FROM entries "
+            "WHERE seen_at >= ? GROUP BY feed_id",
             (since,),
         )
-        return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
+        return {int(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
 
     def entries_of(self, article_ids: Sequence[str]) -> dict[str, EntryRow]:
         """Article id → the (first) feed entry that gave it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,9 @@ def examples() -> dict[str, Article]:
 TOKEN = "test-token-7f3a"
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`storylink serve` on 127.0.0.1 over a store of the example articles: its base URL."""
+@contextmanager
+def serving(db: Path, *options: str) -> Iterator[str]:
+    """`storylink serve` over `db` in a subprocess on 127.0.0.1: its base URL while it runs."""
     import socket
     import subprocess
     import sys
@@ -59,17 +60,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     import httpx
 
-    from storylink.demo import examples_path
-    from storylink.stories import StoryStore
-
-    db = tmp_path_factory.mktemp("served") / "examples.db"
-    with StoryStore(db) as stories:
-        stories.ingest([str(examples_path())])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "storylink.cli", "serve", "--db", str(db)]
-    command += ["--port", str(port), "--token", TOKEN, "--max-body", "200000"]
+    command += ["--port", str(port), *options]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -89,3 +84,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`storylink serve` on 127.0.0.1 over a store of the example articles: its base URL."""
+    from storylink.demo import examples_path
+    from storylink.stories import StoryStore
+
+    db = tmp_path_factory.mktemp("served") / "examples.db"
+    with StoryStore(db) as stories:
+        stories.ingest([str(examples_path())])
+    with serving(db, "--token", TOKEN, "--max-body", "200000") as base:
+        yield base

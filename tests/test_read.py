@@ -4,13 +4,17 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
+from storylink.fetch import Fetcher, FetchPolicy
 from storylink.read import FieldNames, ReadError, read, read_many, read_one, read_url
+
+LOCAL = FetchPolicy(allowed_networks=("127.0.0.0/8",), host_interval=0)  # the test server only
 
 HTML_PAGE = """<!DOCTYPE html>
 <html lang="en"><head>
@@ -232,27 +236,28 @@ def server() -> Iterator[str]:
 
 
 def test_url_html_and_feed(server: str) -> None:
-    (article,) = read(f"{server}/page")
+    (article,) = read(f"{server}/page", fetcher=Fetcher(LOCAL))
     assert article.title == "Port of Valencia opens new rail terminal"
     assert article.url == f"{server}/page" and article.origin == f"{server}/page"
-    report = read_many([f"{server}/feed"])
+    report = read_many([f"{server}/feed"], fetcher=Fetcher(LOCAL))
     assert len(report.articles) == 2 and len(report.errors) == 1
 
 
 def test_url_collections_are_read_by_their_extension(server: str) -> None:
-    first, second = read(f"{server}/rows.jsonl")
+    fetcher = Fetcher(LOCAL)
+    first, second = read(f"{server}/rows.jsonl", fetcher=fetcher)
     assert (first.title, second.text) == ("A", "B.")
-    assert read_one(f"{server}/rows.jsonl#2").text == "B."
-    assert read_one(f"{server}/feed#3").title == "Genoa cranes"
+    assert read_one(f"{server}/rows.jsonl#2", fetcher=fetcher).text == "B."
+    assert read_one(f"{server}/feed#3", fetcher=fetcher).title == "Genoa cranes"
 
 
 def test_url_errors(server: str) -> None:
-    with pytest.raises(ReadError, match="HTTP 404"):
-        read(f"{server}/gone")
-    with pytest.raises(ReadError, match="over the"):
-        read_url(f"{server}/huge", max_bytes=10_000)
+    with pytest.raises(ReadError, match="HTTP 404 Not Found"):
+        read(f"{server}/gone", fetcher=Fetcher(LOCAL))
+    with pytest.raises(ReadError, match="over the 10000 bytes limit"):
+        read_url(f"{server}/huge", fetcher=Fetcher(replace(LOCAL, max_bytes=10_000)))
     with pytest.raises(ReadError, match="cannot fetch"):
-        read_url(f"{server}/slow", timeout=0.5)
+        read_url(f"{server}/slow", fetcher=Fetcher(replace(LOCAL, read_timeout=0.5)))
     with pytest.raises(ReadError, match="not a valid URL"):
         read("http://[::1")
 

@@ -73,6 +73,14 @@ def test_errors_are_clear(served: str) -> None:
     assert small.status_code == 200, small.text
 
 
+def test_compare_will_not_fetch_from_the_servers_own_network(served: str) -> None:
+    """Started without --allow-private, the API refuses a URL on loopback: no SSRF."""
+    own = {"url": f"{served}/health"}
+    refused = httpx.post(f"{served}/compare", json={"a": own, "b": {"text": "Some text."}})
+    assert refused.status_code == 422
+    assert "127.0.0.1 is a loopback address" in refused.json()["detail"]
+
+
 def test_compare_by_text_and_by_id(served: str) -> None:
     body = {"a": example("izmir-quake-en"), "b": example("izmir-quake-ar")}
     score = httpx.post(f"{served}/compare", json=body, timeout=120).json()

@@ -17,7 +17,7 @@ from storylink.dates import find_dates, find_numbers
 from storylink.encode import ArticleVectors, pack_sentences, unit, unpack_sentences
 from storylink.entities import EntityProfile, Mention, profile, search_key
 from storylink.features import PreparedArticle
-from storylink.store import MIGRATIONS, Batch, SQLiteStore, StoryFilter, StoryRow
+from storylink.store import MIGRATIONS, SCHEMA_VERSION, Batch, SQLiteStore, StoryFilter, StoryRow
 from storylink.text import sentences
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -123,7 +123,7 @@ def test_a_v1_store_migrates_in_place(tmp_path: Path, v1_items: list[PreparedArt
     path = tmp_path / "v1.db"
     write_v1_store(path, v1_items, {1: [1, 2, 3], 2: [4, 6], 3: [5]})
     store = SQLiteStore(path)
-    assert store.schema_version == 2
+    assert store.schema_version == SCHEMA_VERSION
     assert store.setting(store_module.MIGRATION_CURSOR) is None  # finished
     loaded = store.prepared(range(1, len(v1_items) + 1))
     for seq, before in enumerate(v1_items, start=1):
@@ -188,7 +188,7 @@ def test_an_interrupted_migration_goes_on_where_it_stopped(
         db.execute("UPDATE articles SET analysis = ? WHERE seq = 5", good)
     db.close()
     store = SQLiteStore(path)
-    assert store.schema_version == 2
+    assert store.schema_version == SCHEMA_VERSION
     loaded = store.prepared(range(1, 7))
     assert all(loaded[s].names == v1_items[s - 1].names for s in range(1, 7))
     assert [r.sole_space for r in store.story_rows()] == [None]

@@ -24,13 +24,16 @@ from .cluster import ClusterParams
 from .compare import CompareError, Comparer, PairScore
 from .encode import EncoderSet
 from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score_pairs
+from .feeds import DEFAULT_INTERVAL, FeedSource
+from .fetch import FetchPolicy
 from .paths import cache_dir
-from .read import FieldNames, ReadError, parse_date, read_many, read_one
+from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fetcher
 from .scorer import RIDGE_ALPHA, Scorer
 from .serve import MAX_BODY_BYTES
 from .store import StoreError
 from .stories import BATCH_SIZE, DEFAULT_DB, SearchHit, Story, StoryStore, evaluate_clustering
 from .train import cross_validate, fit_scorer, prepare_articles
+from .watch import CycleReport
 
 app = typer.Typer(
     help=(
@@ -65,6 +68,11 @@ def _fields(renames: list[str] | None) -> FieldNames:
         raise _fail(str(error)) from None
 
 
+ALLOW_PRIVATE_OPTION = typer.Option(
+    "--allow-private",
+    help="Also fetch URLs on loopback and private addresses (127.0.0.1, 10.x, 192.168.x …), "
+    "for local setups and tests; by default storylink fetches only from public addresses.",
+)
 SCORER_OPTION = typer.Option(
     "--scorer", help="A scorer directory written by `storylink train` (default: the shipped one)."
 )
@@ -151,6 +159,7 @@ def compare(
     ] = False,
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
     scorer: Annotated[Path | None, SCORER_OPTION] = None,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
 ) -> None:
     """Compare two articles in any languages and explain the score.
 
@@ -161,7 +170,8 @@ def compare(
     """
     fields = _fields(field)
     try:
-        first, second = read_one(a, fields), read_one(b, fields)
+        fetcher = url_fetcher(allow_private)
+        first, second = read_one(a, fields, fetcher=fetcher), read_one(b, fields, fetcher=fetcher)
         score = _comparer(scorer).compare(first, second)
     except (ReadError, CompareError) as error:
         raise _fail(str(error)) from None
@@ -178,6 +188,7 @@ def read_command(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print articles as JSON Lines.")] = False,
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
 ) -> None:
     """Read articles from any supported input and list them; bad inputs are reported and skipped.
 
@@ -193,7 +204,10 @@ def read_command(
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task("", total=None)
         report = read_many(
-            sources, fields, lambda name: progress.update(task, advance=1, description=name)
+            sources,
+            fields,
+            lambda name: progress.update(task, advance=1, description=name),
+            fetcher=url_fetcher(allow_private),
         )
     for problem in report.errors:
         errors.print(f"[yellow]skipped:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
@@ -395,6 +409,7 @@ def ingest(
     window_days: Annotated[float | None, typer.Option(help=WINDOW_HELP)] = None,
     half_life_days: Annotated[float | None, typer.Option(help=HALF_LIFE_HELP)] = None,
     as_json: Annotated[bool, JSON_OPTION] = False,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
 ) -> None:
     """Add articles to the story database and group them into stories, across languages.
 
@@ -417,6 +432,7 @@ def ingest(
                     sources,
                     fields,
                     lambda done, total: progress.update(task, completed=done, total=total),
+                    fetcher=url_fetcher(allow_private),
                 )
             except StoreError as error:
                 raise _fail(str(error)) from None
@@ -512,25 +528,32 @@ def stories_command(
         str | None, typer.Option(help="Only stories naming this person, place or organisation.")
     ] = None,
     largest: Annotated[bool, typer.Option(help="Largest first instead of newest first.")] = False,
+    order: Annotated[
+        str | None,
+        typer.Option(help="newest, largest or grown (latest to gain an article, for watch)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 20,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many (paging).")] = 0,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """List stories, newest first (by their latest article) or largest first.
+    """List stories, newest first (by their latest article), largest or recently grown first.
 
     Example: storylink stories --language ar --entity Izmir --largest
     """
     _need_db(db)
     with _open(db) as stories:
-        found = stories.stories(
-            language,
-            _date(since, "since"),
-            _date(until, "until"),
-            entity,
-            "largest" if largest else "newest",
-            limit,
-            offset,
-        )
+        try:
+            found = stories.stories(
+                language,
+                _date(since, "since"),
+                _date(until, "until"),
+                entity,
+                order or ("largest" if largest else "newest"),
+                limit,
+                offset,
+            )
+        except ValueError as error:  # an unknown --order
+            raise _fail(str(error)) from None
     if as_json:
         print(json.dumps([s.to_dict() for s in found], ensure_ascii=False, indent=2))
     else:
@@ -872,6 +895,7 @@ def serve(
     max_body: Annotated[
         int, typer.Option(min=1024, help="Largest request body in bytes (larger: 413).")
     ] = MAX_BODY_BYTES,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
 ) -> None:
     """Serve the stories: JSON API (docs at /docs) and web pages (/, /story/ID, /compare).
 
@@ -882,9 +906,182 @@ def serve(
     _need_db(db)
     from .serve import create_app
 
-    app = create_app(db, token, max_body)
+    app = create_app(db, token, max_body, allow_private=allow_private)
     console.print(f"storylink on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+DEFAULT_POLICY = FetchPolicy()
+
+
+def _sources(specs: list[str]) -> list[FeedSource]:
+    from .feeds import FeedError, feed_sources
+
+    try:
+        return [source for spec in specs for source in feed_sources(spec)]
+    except FeedError as error:
+        raise _fail(str(error)) from None
+
+
+@app.command()
+def watch(
+    feeds: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Feed URLs, text files of URLs (one a line, # comments) or OPML files to "
+            "subscribe to; none: poll the feeds already subscribed."
+        ),
+    ] = None,
+    db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
+    cycles: Annotated[
+        int | None, typer.Option(min=1, help="Poll this many times, then exit (default: run on).")
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Poll every feed this often (seconds) instead of the adaptive 5 min–24 h "
+            "schedule (15 min for a new feed).",
+        ),
+    ] = None,
+    host_interval: Annotated[
+        float, typer.Option(min=0.0, help="Seconds between two requests to one host.")
+    ] = DEFAULT_POLICY.host_interval,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Connect and read timeout in seconds.")
+    ] = DEFAULT_POLICY.read_timeout,
+    max_hosts: Annotated[
+        int, typer.Option(min=1, help="Requests in flight at once, over all hosts.")
+    ] = DEFAULT_POLICY.max_hosts,
+    user_agent: Annotated[
+        str | None, typer.Option(help="User-Agent to send (default: storylink and its version).")
+    ] = None,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
+    ] = BATCH_SIZE,
+) -> None:
+    """Follow feeds live: subscribe to FEEDs, then poll every subscribed feed.
+
+    Each feed is polled on its own schedule with conditional
+    requests; the pages of new entries are fetched (robots.txt
+    obeyed, one request at a time per host) and read as articles,
+    which join their stories as with `ingest`. An entry whose page
+    cannot be read keeps the feed's own text. Failing feeds back
+    off up to a day; Retry-After is honoured; 410 stops a feed;
+    301/308 move it. Ctrl-C or SIGTERM finishes the batch in flight.
+
+    Example: storylink watch feeds.opml https://example.org/rss --db news.db
+    """
+    import signal
+
+    from .fetch import Fetcher
+    from .watch import Watcher
+
+    sources = _sources(feeds or [])
+    policy = FetchPolicy(
+        user_agent=user_agent or DEFAULT_POLICY.user_agent,
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        host_interval=host_interval,
+        max_hosts=max_hosts,
+        allow_private=allow_private,
+    )
+    with _open(db, batch_size=batch_size) as stories:
+        watcher = Watcher(stories, Fetcher(policy), interval, batch_size)
+        added = watcher.subscribe(sources)
+        if sources:
+            errors.print(
+                f"{_count(added, 'new feed')}, {len(sources) - added} already subscribed",
+                highlight=False,
+            )
+        if watcher.next_due() is None:
+            raise _fail(f"{db}: no feeds to poll; subscribe with: storylink watch FEED --db {db}")
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, lambda *_: watcher.stop())
+
+        def show(report: CycleReport) -> None:
+            for problem in report.errors:
+                errors.print(f"[yellow]{escape(problem)}[/]", highlight=False, soft_wrap=True)
+            console.print(f"{_when(datetime.now(UTC))}  {report.line()}", highlight=False)
+
+        try:
+            reports = watcher.run(cycles, show)
+        except StoreError as error:
+            raise _fail(str(error)) from None
+    if cycles is not None and reports and reports[-1].failed:
+        raise typer.Exit(1)  # for cron: the last poll left feeds failing
+
+
+feeds_app = typer.Typer(
+    help="The feeds `storylink watch` follows, with their health (list, add, remove)."
+)
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.callback(invoke_without_command=True)
+def feeds_list(
+    context: typer.Context,
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """List subscribed feeds and their health: last poll and success,
+    last error, consecutive failures, next poll, entries and articles
+    per day (past week).
+
+    Example: storylink feeds --db news.db
+    """
+    if context.invoked_subcommand:
+        return
+    from .feeds import feed_health
+
+    _need_db(db)
+    with _open(db) as stories:
+        health = feed_health(stories.store)
+    if as_json:
+        print(json.dumps([h.to_dict() for h in health], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{_count(len(health), 'feed')}; times in UTC")
+    table.add_column("feed (last error)", ratio=1, min_width=20, overflow="fold")
+    for column in ("status", "last success", "next poll", "entries / articles a day"):
+        table.add_column(column, max_width=12)
+    for h in health:
+        cell = escape(f"{h.title}\n{h.url}" if h.title else h.url)
+        if h.last_error:
+            cell += f"\n[red]{escape(h.last_error)}[/]"
+        status = f"{h.status} ({h.failures}×)" if h.failures else h.status
+        rates = f"{h.entries_per_day:g} / {h.articles_per_day:g}"
+        if h.feed_text_per_day:
+            rates += f" ({h.feed_text_per_day:g} feed text)"
+        table.add_row(cell, status, _when(h.last_success), _when(h.next_poll), rates)
+    console.print(table)
+
+
+@feeds_app.command("add")
+def feeds_add(
+    feeds: Annotated[list[str], typer.Argument(help="Feed URLs, URL lists or OPML files.")],
+    db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
+) -> None:
+    """Subscribe to feeds without polling them (`storylink watch` polls them)."""
+    sources = _sources(feeds)
+    with _open(db) as stories:
+        store = stories.store
+        added = sum(store.subscribe(s.url, s.title, s.category, DEFAULT_INTERVAL) for s in sources)
+    console.print(f"{_count(added, 'new feed')}, {len(sources) - added} already subscribed")
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    urls: Annotated[list[str], typer.Argument(help="Feed URLs, as `storylink feeds` lists them.")],
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+) -> None:
+    """Unsubscribe from feeds; their articles stay in the stories."""
+    _need_db(db)
+    with _open(db) as stories:
+        missing = [url for url in urls if not stories.store.unsubscribe(url)]
+    console.print(f"removed {_count(len(urls) - len(missing), 'feed')}")
+    if missing:
+        raise _fail(f"not subscribed: {', '.join(missing)}")
 
 
 def _version(value: bool) -> None:

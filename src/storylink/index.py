@@ -182,6 +182,7 @@ class _Block:
         rows = self.live_rows() if positions is None else self.live_rows()[positions]
         times = rows["time"]
         keep = np.isnan(times) | ((times >= since) & (times <= until))
+        keep &= rows["label"] >= 0  # not a removed row
         if before is not None:
             keep &= rows["label"] < before
         if not keep.all():
@@ -266,6 +267,22 @@ class ShardedIndex:
         self._max_label = max(self._max_label, int(max(labels)))
         if self._centroids is None and before < TRAIN_AT <= self._count:
             self._fit_lists()
+
+    def remove(self, label: int) -> bool:
+        """Take a row out of every search (a revised article's old vector): its label becomes
+        -1, in memory and, for rows already in the files, in the files at once."""
+        found = False
+        for key, shard in self._shards.items():
+            for block in shard.blocks():
+                for position in np.flatnonzero(block.live_rows()["label"] == label).tolist():
+                    found = True
+                    if block is shard.tail or not isinstance(block.rows, np.memmap):
+                        block.rows[position]["label"] = -1
+                    if block is shard.disk and self.directory is not None:
+                        with self._paths(key)[1].open("r+b") as rows:  # seen by the map too
+                            rows.seek(position * ROW.itemsize)
+                            rows.write(np.array([-1], "<i8").tobytes())
+        return found
 
     def _lists_of(self, quantised: np.ndarray, scales: np.ndarray) -> np.ndarray:
         if self._centroids is None:

@@ -7,28 +7,26 @@ list of skipped inputs so that one bad file never stops a batch.
 from __future__ import annotations
 
 import csv
+import email.utils
 import glob
 import io
 import json
 import logging
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .article import Article
+from .fetch import Fetcher, FetchError, FetchPolicy
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # JSONL/CSV collections may be big; single pages may not
 MAX_PAGE_BYTES = 16 * 1024 * 1024
-URL_TIMEOUT_S = 20.0
 MAX_TITLE_CHARS = 160
-USER_AGENT = "storylink/0.1 (+news linking)"
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 ENCODING_CANDIDATES = 6
 
@@ -112,12 +110,15 @@ def parse_date(value: Any) -> datetime | None:
         parsed: datetime | None = value
     else:
         text = str(value).strip()
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            import dateparser
+        try:  # RFC 822 dates of RSS and e-mail keep their offset ("-0500")
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                import dateparser
 
-            parsed = dateparser.parse(text, settings={"RETURN_AS_TIMEZONE_AWARE": False})
+                parsed = dateparser.parse(text, settings={"RETURN_AS_TIMEZONE_AWARE": False})
     if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -185,7 +186,7 @@ def record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> A
         str(get(fields.text) or ""),
         origin,
         url=get(fields.url),
-        source=get(fields.source),
+        source=get(fields.source) or domain(get(fields.url)),
         published=parse_date(get(fields.date)),
         language=get(fields.language),
     )
@@ -247,20 +248,14 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
     read_before = len(report.articles)
     source = feed.feed.get("title")
     for number, entry in enumerate(feed.entries, start=1):
-        contents = entry.get("content") or []
-        body = contents[0].get("value", "") if contents else entry.get("summary", "")
-        if "<" in body:
-            import trafilatura
-
-            body = trafilatura.extract(f"<html><body>{body}</body></html>") or ""
         try:
             report.articles.append(
                 _article(
                     entry.get("title", ""),
-                    body,
+                    entry_text(entry),
                     f"{origin}#{number}",
                     url=entry.get("link"),
-                    source=source,
+                    source=source or domain(entry.get("link")),
                     published=parse_date(entry.get("published") or entry.get("updated")),
                     language=entry.get("language") or feed.feed.get("language"),
                 )
@@ -269,6 +264,17 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
             report.errors.append(error)
     if reason and len(report.articles) == read_before:
         raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")
+
+
+def entry_text(entry: Any) -> str:
+    """A feedparser entry's full content, else its summary, as plain text."""
+    contents = entry.get("content") or []
+    body = str(contents[0].get("value", "") if contents else entry.get("summary", ""))
+    if "<" in body:
+        import trafilatura
+
+        body = trafilatura.extract(f"<html><body>{body}</body></html>") or ""
+    return body
 
 
 def _read_bytes(path: Path, limit: int) -> bytes:
@@ -333,30 +339,36 @@ def _url_suffix(url: str, content_type: str, data: bytes) -> str:
     return ".txt"
 
 
+ONE_OFF_POLICY = FetchPolicy(host_interval=0)  # URLs a person named: no wait between them
+_ONE_OFF = Fetcher(ONE_OFF_POLICY)
+
+
+def url_fetcher(allow_private: bool = False) -> Fetcher:
+    """The fetcher for URLs named by a command or request; public addresses only unless
+    `allow_private` (local setups and tests: loopback and private networks too)."""
+    return Fetcher(replace(ONE_OFF_POLICY, allow_private=True)) if allow_private else _ONE_OFF
+
+
 def read_url(
-    url: str,
-    timeout: float = URL_TIMEOUT_S,
-    max_bytes: int = MAX_PAGE_BYTES,
-    fields: FieldNames | None = None,
+    url: str, fields: FieldNames | None = None, *, fetcher: Fetcher | None = None
 ) -> ReadReport:
-    """Fetch a page, feed or collection over HTTP(S) with a timeout and a size limit."""
+    """Fetch a page, feed or collection over HTTP(S) through `fetcher` (default: public
+    addresses only, with the timeouts and size limit of `FetchPolicy`)."""
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = response.read(max_bytes + 1)
-            content_type = response.headers.get("Content-Type", "")
-            final_url = response.geturl()
-    except urllib.error.HTTPError as error:
-        raise ReadError(f"{url}: HTTP {error.code} {error.reason}") from error
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise ReadError(f"{url}: cannot fetch ({reason})") from error
-    except ValueError as error:  # malformed URL, e.g. "http://[::1"
-        raise ReadError(f"{url}: not a valid URL ({error})") from error
-    if len(data) > max_bytes:
-        raise ReadError(f"{url}: response is over the {max_bytes / 2**20:.0f} MB limit")
-    suffix = _url_suffix(final_url, content_type, data)
-    return parse_bytes(data, suffix, url, fields or FieldNames(), url=final_url)
+        response = (fetcher or _ONE_OFF).get(url)
+    except FetchError as error:
+        reason = error.reason if error.status else f"cannot fetch ({error.reason})"
+        raise ReadError(f"{url}: {reason}") from error
+    suffix = _url_suffix(response.url, response.content_type or "", response.body)
+    return parse_bytes(response.body, suffix, url, fields or FieldNames(), url=response.url)
+
+
+def domain(url: Any) -> str | None:
+    """The host an article's URL names, without "www.": its source when nothing says more."""
+    if not isinstance(url, str) or not is_url(url):
+        return None
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host.removeprefix("www.") or None
 
 
 def is_url(source: str) -> bool:
@@ -386,19 +398,23 @@ def expand(source: str | Path) -> list[str]:
     return [text]
 
 
-def read_source(source: str | Path, fields: FieldNames | None = None) -> ReadReport:
-    """Articles from one file or URL, with its bad rows in `errors`."""
+def read_source(
+    source: str | Path, fields: FieldNames | None = None, *, fetcher: Fetcher | None = None
+) -> ReadReport:
+    """Articles from one file or URL (fetched through `fetcher`), with bad rows in `errors`."""
     text = str(source)
     if is_url(text):
-        return read_url(text, fields=fields)
+        return read_url(text, fields, fetcher=fetcher)
     if not Path(text).exists():
         raise ReadError(f"{text}: no such file")
     return read_file(text, fields)
 
 
-def read(source: str | Path, fields: FieldNames | None = None) -> list[Article]:
+def read(
+    source: str | Path, fields: FieldNames | None = None, *, fetcher: Fetcher | None = None
+) -> list[Article]:
     """Articles from one file or URL; raises `ReadError` if it (or any of its rows) is bad."""
-    report = read_source(source, fields)
+    report = read_source(source, fields, fetcher=fetcher)
     if report.errors:
         raise report.errors[0]
     return report.articles
@@ -408,10 +424,13 @@ def read_many(
     sources: Iterable[str | Path],
     fields: FieldNames | None = None,
     on_input: Callable[[str], None] | None = None,
+    *,
+    fetcher: Fetcher | None = None,
 ) -> ReadReport:
     """Articles from many inputs; bad files and rows are reported in `errors` and skipped.
 
-    `on_input` is called with each file or URL once it is read (for progress bars).
+    `on_input` is called with each file or URL once it is read (for progress bars); URLs are
+    fetched through `fetcher` (default: public addresses only).
     """
     total = ReadReport()
     for source in sources:
@@ -422,7 +441,7 @@ def read_many(
             continue
         for single in inputs:
             try:
-                report = read_source(single, fields)
+                report = read_source(single, fields, fetcher=fetcher)
                 total.articles.extend(report.articles)
                 total.errors.extend(report.errors)
             except ReadError as error:
@@ -433,7 +452,9 @@ def read_many(
     return total
 
 
-def read_one(spec: str, fields: FieldNames | None = None) -> Article:
+def read_one(
+    spec: str, fields: FieldNames | None = None, *, fetcher: Fetcher | None = None
+) -> Article:
     """One article: a file or URL holding one, or ``SOURCE#N`` for entry N of a collection.
 
     N is the JSONL line, the CSV data row or the feed entry, as shown in each article's
@@ -441,14 +462,14 @@ def read_one(spec: str, fields: FieldNames | None = None) -> Article:
     """
     source, hash_sign, number = spec.rpartition("#")
     if not hash_sign or not number.isdigit():
-        articles = read(spec, fields)
+        articles = read(spec, fields, fetcher=fetcher)
         if len(articles) > 1:
             first = articles[0].origin
             raise ReadError(
                 f"{spec}: holds {len(articles)} articles; pick one as SOURCE#N, e.g. {first}"
             )
         return articles[0]
-    report = read_source(source, fields)
+    report = read_source(source, fields, fetcher=fetcher)
     for article in report.articles:
         if article.origin == spec:
             return article

@@ -32,7 +32,8 @@ from pydantic import BaseModel, Field, model_validator
 from .article import Article
 from .compare import CompareError, Comparer, PairScore
 from .encode import EncoderSet
-from .read import FieldNames, ReadError, parse_date, read_one, record_article
+from .feeds import feed_health
+from .read import FieldNames, ReadError, parse_date, read_one, record_article, url_fetcher
 from .stories import Story, StoryStore
 
 MAX_BODY_BYTES = 5_000_000  # a few hundred articles per POST; larger batches: `storylink ingest`
@@ -68,6 +69,26 @@ class Side(BaseModel):
         if len(given) != 1:
             raise ValueError("give exactly one of text, url or id")
         return self
+
+
+class FeedOut(BaseModel):
+    """A subscribed feed and its health, as `storylink feeds --json` shows it."""
+
+    url: str
+    title: str | None
+    category: str | None
+    status: str = Field(description="new, ok, failing or disabled")
+    last_poll: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    failures: int = Field(description="Consecutive failed polls (back-off doubles per failure).")
+    next_poll: datetime | None
+    interval_minutes: float
+    entries_per_day: float = Field(description="New entries per day over the past week.")
+    articles_per_day: float = Field(description="Entries that gave an article, per day.")
+    feed_text_per_day: float = Field(
+        description="Of those, articles with the feed's own text (their page failed)."
+    )
 
 
 class CompareIn(BaseModel):
@@ -115,6 +136,7 @@ class Service:
     @contextmanager
     def reading(self) -> Iterator[StoryStore]:
         with self.lock:
+            self.stories.catch_up()  # see what `storylink watch`/`ingest` committed meanwhile
             yield self.stories
 
     def submit(self, articles: list[Article]) -> Job:
@@ -154,13 +176,22 @@ def _article(data: ArticleIn | Side, origin: str) -> Article:
 
 
 def create_app(
-    db: str | Path, token: str | None = None, max_body_bytes: int = MAX_BODY_BYTES
+    db: str | Path,
+    token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    *,
+    allow_private: bool = False,
 ) -> FastAPI:
-    """The API and web pages over the story database at `db` (which must exist)."""
+    """The API and web pages over the story database at `db` (which must exist).
+
+    A compared `{"url": ...}` is fetched from public addresses only, unless `allow_private`:
+    otherwise anyone who can post to the API could make the server reach its own network.
+    """
     db = Path(db)
     if not db.is_file():
         raise FileNotFoundError(f"no such database: {db} (create it with `storylink ingest`)")
     service = Service(db, token)
+    fetcher = url_fetcher(allow_private)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -247,11 +278,14 @@ def create_app(
         until: Annotated[str | None, Query(description="First article on or before.")] = None,
         entity: Annotated[str | None, Query(description="A named person/place/org.")] = None,
         text: Annotated[str | None, Query(description="Search text, any language.")] = None,
-        order: Annotated[str, Query(pattern="^(newest|largest)$")] = "newest",
+        order: Annotated[
+            str, Query(pattern="^(newest|largest|grown)$", description="grown: latest to grow.")
+        ] = "newest",
         limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict[str, Any]:
-        """Stories, newest or largest first, with filters; `offset` and `limit` page."""
+        """Stories, newest, largest or most recently grown first, with filters; `offset` and
+        `limit` page."""
         with service.reading() as stories:
             found = find_stories(
                 stories, language, since, until, entity, text, order, limit, offset
@@ -276,10 +310,23 @@ def create_app(
         """A stored article by id, ingest number or URL, with its text and story id."""
         with service.reading() as stories:
             found = stories.store.find_article(key)
-        if found is None:
-            raise HTTPException(404, f"no article {key}")
-        member, article = found
-        return article.to_dict() | {"seq": member.seq, "story_id": member.story_id}
+            if found is None:
+                raise HTTPException(404, f"no article {key}")
+            member, article = found
+            entry = stories.store.entries_of([article.id]).get(article.id)
+        return article.to_dict() | {
+            "seq": member.seq,
+            "story_id": member.story_id,
+            "text_source": entry.text_source if entry else None,  # page | feed (watch)
+            "text_note": entry.note if entry else None,
+        }
+
+    @app.get("/feeds", tags=["api"])
+    def list_feeds() -> list[FeedOut]:
+        """The feeds `storylink watch` follows, with their health."""
+        with service.reading() as stories:
+            health = feed_health(stories.store)
+        return [FeedOut(**vars(h)) for h in health]
 
     @app.get("/search", tags=["api"])
     def search(
@@ -303,7 +350,7 @@ def create_app(
             return found[1]
         if side.url:
             try:
-                return read_one(side.url)
+                return read_one(side.url, fetcher=fetcher)
             except ReadError as error:
                 raise HTTPException(422, f"{name}: {error}") from None
         return _article(side, name)

@@ -97,6 +97,57 @@ V1_SCHEMA = """
     );
 """
 
+# 3: feeds followed by `storylink watch`, their entries, and when each story last grew
+FEEDS_SCHEMA = """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,         -- rewritten by permanent redirects (301, 308)
+        title TEXT,                       -- OPML outline title, else the feed's own
+        category TEXT,                    -- OPML category or parent outline
+        added_at REAL NOT NULL,           -- UTC timestamps, as every time below
+        etag TEXT,                        -- validators exactly as received, sent back
+        last_modified TEXT,
+        interval REAL NOT NULL,           -- seconds between polls while healthy (adaptive)
+        next_poll REAL NOT NULL,
+        last_poll REAL,
+        last_success REAL,
+        last_error TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,  -- consecutive, for the exponential back-off
+        disabled TEXT                     -- why polling stopped (410 Gone), else NULL
+    );
+    CREATE TABLE entries (
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,                -- the entry's guid, else its link
+        url TEXT,
+        hash TEXT NOT NULL,               -- of the entry's title and text: a change is a revision
+        seen_at REAL NOT NULL,
+        published_ts REAL,
+        article_id TEXT,                  -- the article it gave (content hash), if any
+        text_source TEXT NOT NULL,        -- "page", or "feed" when the page was not usable
+        note TEXT,                        -- why the feed's own text was used
+        PRIMARY KEY (feed_id, key)
+    );
+    CREATE INDEX entries_url ON entries(url);
+    CREATE INDEX entries_article ON entries(article_id);
+    CREATE TABLE story_growth (
+        story_id INTEGER PRIMARY KEY,     -- no foreign key: stories rows are replaced in place
+        grown_at REAL NOT NULL            -- when the story last gained an article
+    );
+    CREATE INDEX story_growth_at ON story_growth(grown_at);
+    CREATE TRIGGER story_grows AFTER INSERT ON memberships BEGIN
+        INSERT INTO story_growth
+        SELECT NEW.story_id, CAST(strftime('%s', ingested_at) AS REAL) FROM articles
+        WHERE seq = NEW.seq
+        ON CONFLICT (story_id) DO UPDATE SET grown_at = MAX(grown_at, excluded.grown_at);
+    END;
+    CREATE TRIGGER story_gone AFTER DELETE ON stories BEGIN
+        DELETE FROM story_growth WHERE story_id = OLD.id;
+    END;
+    INSERT INTO story_growth
+    SELECT m.story_id, MAX(CAST(strftime('%s', a.ingested_at) AS REAL))
+    FROM memberships m JOIN articles a ON a.seq = m.seq GROUP BY m.story_id;
+    """
+
 
 class StoreError(RuntimeError):
     """The database cannot be used (newer schema, not a storylink database, …)."""
@@ -146,9 +197,44 @@ class StoryFilter:
     until: datetime | None = None
     entities: tuple[str, ...] = ()  # search keys (`entities.search_key`); any may match, and
     # a key matches an entity having all its words (`entity_words`): "putin", "vladimir putin"
-    order: str = "newest"  # newest | largest
+    order: str = "newest"  # newest | largest | grown (latest to gain an article)
     limit: int = 20
     offset: int = 0
+
+
+@dataclass
+class FeedRow:
+    """A subscribed feed: where it is, how to ask it again, and how healthy it is."""
+
+    id: int
+    url: str
+    title: str | None
+    category: str | None
+    added_at: float
+    etag: str | None = None
+    last_modified: str | None = None
+    interval: float = 900.0
+    next_poll: float = 0.0
+    last_poll: float | None = None
+    last_success: float | None = None
+    last_error: str | None = None
+    failures: int = 0
+    disabled: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """A feed entry seen by `storylink watch`, and the article it gave."""
+
+    feed_id: int
+    key: str
+    url: str | None
+    hash: str
+    seen_at: float
+    published_ts: float | None
+    article_id: str | None
+    text_source: str  # "page" | "feed"
+    note: str | None = None
 
 
 class Store(Protocol):
@@ -184,6 +270,21 @@ class Store(Protocol):
     def recent_sole_space(
         self, spaces: Sequence[str], since: float | None, until: float | None, limit: int
     ) -> list[tuple[int, int, float | None]]: ...
+    def revise(self, seq: int, home: str, prepared: PreparedArticle) -> None: ...
+    def stored_urls(self, urls: Sequence[str]) -> dict[str, tuple[int, str]]: ...
+    def story_grown(self, ids: Sequence[int]) -> dict[int, float]: ...
+    def subscribe(
+        self, url: str, title: str | None, category: str | None, interval: float
+    ) -> bool: ...
+    def unsubscribe(self, url: str) -> bool: ...
+    def feeds(self) -> list[FeedRow]: ...
+    def save_feed(self, feed: FeedRow) -> None: ...
+    def entry_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]: ...
+    def record_entries(self, entries: Sequence[EntryRow]) -> None: ...
+    def entry_times(self, feed_id: int, limit: int) -> list[float]: ...
+    def entry_counts(self, since: float) -> dict[int, tuple[int, int, int]]: ...
+    def entries_of(self, article_ids: Sequence[str]) -> dict[str, EntryRow]: ...
+    def fetched_pages(self, urls: Sequence[str]) -> dict[str, EntryRow]: ...
 
 
 def _in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
@@ -346,7 +447,7 @@ def _convert_v1_rows(db: sqlite3.Connection, after: int, last: int) -> None:
 # commits its own work and may be run again after an interruption (it goes on where it was).
 # Never edit a released entry, append one.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (V1_SCHEMA, _to_v2)
+MIGRATIONS: tuple[Migration, ...] = (V1_SCHEMA, _to_v2, FEEDS_SCHEMA)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -356,6 +457,13 @@ MEMBER_COLUMNS = "a.seq, a.encoder, a.language, a.published_ts, m.story_id, m.ce
 def _member(row: sqlite3.Row) -> Member:
     return Member(row[0], row[1], row[2], row[3], row[4], row[5] or 0.0)
 
+
+ORDERS = {  # the order of the indexes stories_newest and stories_largest (NULL is last)
+    "newest": "s.last_ts DESC, s.id",
+    "largest": "s.size DESC, s.last_ts DESC, s.id",
+    "grown": "(SELECT grown_at FROM story_growth g WHERE g.story_id = s.id) DESC, "
+    "s.last_ts DESC, s.id",
+}
 
 ARTICLE_COLUMNS = "a.seq, a.encoder, a.language, a.published_ts, m.story_id, m.centrality, "
 ARTICLE_COLUMNS += "a.id, a.title, a.text, a.url, a.source, a.published, a.origin"
@@ -400,9 +508,8 @@ class SQLiteStore:
                 step(self._db)
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
-                for statement in step.split(";") if isinstance(step, str) else ():
-                    if statement.strip():
-                        self._db.execute(statement)
+                for statement in _statements(step) if isinstance(step, str) else ():
+                    self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number + 1}")
 
     @property
@@ -424,35 +531,7 @@ class SQLiteStore:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._db:
             for seq, home, prepared in batch.articles:
-                a = prepared.article
-                self._db.execute(
-                    "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        seq,
-                        a.id,
-                        a.title,
-                        a.text,
-                        prepared.language,
-                        a.url,
-                        a.source,
-                        a.published.isoformat() if a.published else None,
-                        _timestamp(a.published),
-                        a.origin,
-                        now,
-                        home,
-                        _analysis_blob(
-                            prepared.names.language,
-                            prepared.names.mentions,
-                            prepared.dates,
-                            prepared.numbers,
-                        ),
-                    ),
-                )
-                for m in prepared.names.mentions:
-                    if m.proper:
-                        self._put_entity(seq, m.kind, m.label)
-                for vectors in prepared.vectors.values():
-                    self._put_vectors(seq, vectors)
+                self._put_article(seq, home, prepared, now)
             for seq, vectors in batch.extra_vectors:
                 self._put_vectors(seq, vectors)
             if batch.replace_stories:
@@ -477,6 +556,44 @@ class SQLiteStore:
             "INSERT OR IGNORE INTO entity_words VALUES (?,?)",
             [(word, entity.lastrowid) for word in entity_words(search_key(label))],
         )
+
+    def _put_article(self, seq: int, home: str, prepared: PreparedArticle, now: str) -> None:
+        """Write an article with its names and vectors; a revision replaces all three."""
+        a = prepared.article
+        self._db.execute(
+            "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                seq,
+                a.id,
+                a.title,
+                a.text,
+                prepared.language,
+                a.url,
+                a.source,
+                a.published.isoformat() if a.published else None,
+                _timestamp(a.published),
+                a.origin,
+                now,
+                home,
+                _analysis_blob(
+                    prepared.names.language,
+                    prepared.names.mentions,
+                    prepared.dates,
+                    prepared.numbers,
+                ),
+            ),
+        )
+        self._db.execute(
+            "DELETE FROM entity_words WHERE entity IN (SELECT rowid FROM entities WHERE seq = ?)",
+            (seq,),
+        )
+        self._db.execute("DELETE FROM entities WHERE seq = ?", (seq,))
+        for m in prepared.names.mentions:
+            if m.proper:
+                self._put_entity(seq, m.kind, m.label)
+        self._db.execute("DELETE FROM vectors WHERE seq = ?", (seq,))
+        for vectors in prepared.vectors.values():
+            self._put_vectors(seq, vectors)
 
     def _put_vectors(self, seq: int, vectors: ArticleVectors) -> None:
         title = vectors.title_vector
@@ -583,12 +700,11 @@ class SQLiteStore:
                 "s.id IN (SELECT m.story_id FROM memberships m "
                 f"WHERE m.seq IN ({' UNION '.join(alternatives)}))"
             )
-        # the order of the indexes stories_newest and stories_largest (NULL is last in DESC)
-        order = "s.last_ts DESC, s.id"
+        order = ORDERS.get(where.order, ORDERS["newest"])
         sql = "SELECT s.* FROM stories s"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += f" ORDER BY {'s.size DESC, ' if where.order == 'largest' else ''}{order}"
+        sql += f" ORDER BY {order}"
         sql += " LIMIT ? OFFSET ?"
         rows = self._db.execute(sql, [*params, where.limit, where.offset])
         return [StoryRow(*r) for r in rows]
@@ -750,3 +866,155 @@ class SQLiteStore:
                 found.extend((r[0], r[1], r[2]) for r in rows)
         found.sort(key=lambda r: (r[2] is None, -(r[2] or 0.0), -r[0]))
         return found[:limit]
+
+    # ------------------------------------------------------------- revisions, growth, feeds
+
+    def revise(self, seq: int, home: str, prepared: PreparedArticle) -> None:
+        """Replace a stored article's text, names and vectors in place; it keeps its number,
+        its story and when it was first ingested. Readers notice through the `revisions`
+        setting (`StoryStore.catch_up`)."""
+        with self._db:
+            row = self._db.execute("SELECT ingested_at FROM articles WHERE seq = ?", (seq,))
+            self._put_article(seq, home, prepared, row.fetchone()[0])
+            self._db.execute(
+                "UPDATE stories SET first_ts = span.first, last_ts = span.last FROM ("
+                "SELECT MIN(a.published_ts) AS first, MAX(a.published_ts) AS last "
+                "FROM memberships m JOIN articles a ON a.seq = m.seq WHERE m.story_id = "
+                "(SELECT story_id FROM memberships WHERE seq = ?)) AS span "
+                "WHERE id = (SELECT story_id FROM memberships WHERE seq = ?)",
+                (seq, seq),
+            )
+            self._db.execute(
+                "INSERT INTO settings VALUES ('revisions', '1') ON CONFLICT (key) "
+                "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+
+    def stored_urls(self, urls: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """URL → (seq, id) of the latest stored article with that URL."""
+        found: dict[str, tuple[int, str]] = {}
+        for chunk, marks in _in_chunks(list(dict.fromkeys(urls))):
+            rows = self._db.execute(
+                f"SELECT url, seq, id FROM articles WHERE url IN ({marks}) ORDER BY seq", chunk
+            )
+            found.update((r[0], (int(r[1]), r[2])) for r in rows)
+        return found
+
+    def story_grown(self, ids: Sequence[int]) -> dict[int, float]:
+        """Story id → when it last gained an article (UTC timestamp)."""
+        found: dict[int, float] = {}
+        for chunk, marks in _in_chunks(ids):
+            rows = self._db.execute(
+                f"SELECT story_id, grown_at FROM story_growth WHERE story_id IN ({marks})", chunk
+            )
+            found.update((int(r[0]), float(r[1])) for r in rows)
+        return found
+
+    def subscribe(self, url: str, title: str | None, category: str | None, interval: float) -> bool:
+        """Add a feed, due at once; False when it is already subscribed (nothing changes)."""
+        now = datetime.now(UTC).timestamp()
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO feeds (url, title, category, added_at, interval, next_poll) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (url) DO NOTHING",
+                (url, title, category, now, interval, now),
+            )
+        return cursor.rowcount > 0
+
+    def unsubscribe(self, url: str) -> bool:
+        with self._db:  # its entries go with it (ON DELETE CASCADE)
+            cursor = self._db.execute("DELETE FROM feeds WHERE url = ?", (url,))
+        return cursor.rowcount > 0
+
+    def feeds(self) -> list[FeedRow]:
+        rows = self._db.execute(f"SELECT {FEED_COLUMNS} FROM feeds ORDER BY id")
+        return [FeedRow(*r) for r in rows]
+
+    def save_feed(self, feed: FeedRow) -> None:
+        """Write a feed's state; a URL another subscription already has is not taken over."""
+        values = [getattr(feed, name) for name in FEED_COLUMNS.split(", ")[1:]]
+        assignments = ", ".join(f"{name} = ?" for name in FEED_COLUMNS.split(", ")[1:])
+        with self._db:
+            try:
+                self._db.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", [*values, feed.id])
+            except sqlite3.IntegrityError:
+                values[0] = self._db.execute(
+                    "SELECT url FROM feeds WHERE id = ?", (feed.id,)
+                ).fetchone()[0]
+                self._db.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", [*values, feed.id])
+
+    def entry_hashes(self, feed_id: int, keys: Sequence[str]) -> dict[str, str]:
+        """Key → content hash of the given entries this feed has already given."""
+        found: dict[str, str] = {}
+        for chunk, marks in _in_chunks(keys):
+            rows = self._db.execute(
+                f"SELECT key, hash FROM entries WHERE feed_id = ? AND key IN ({marks})",
+                [feed_id, *chunk],
+            )
+            found.update((r[0], r[1]) for r in rows)
+        return found
+
+    def record_entries(self, entries: Sequence[EntryRow]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
+                [astuple(e) for e in entries],
+            )
+
+    def entry_times(self, feed_id: int, limit: int) -> list[float]:
+        """When the feed's latest entries were published (else first seen), newest first."""
+        rows = self._db.execute(
+            "SELECT COALESCE(published_ts, seen_at) AS t FROM entries WHERE feed_id = ? "
+            "ORDER BY t DESC LIMIT ?",
+            (feed_id, limit),
+        )
+        return [float(r[0]) for r in rows]
+
+    def entry_counts(self, since: float) -> dict[int, tuple[int, int, int]]:
+        """Feed id → (entries, entries that gave an article, of which from the feed's own
+        text) first seen since a time."""
+        rows = self._db.execute(
+            "SELECT feed_id, COUNT(*), COUNT(article_id), "
+            "COUNT(article_id) FILTER (WHERE text_source = 'feed') FROM entries "
+            "WHERE seen_at >= ? GROUP BY feed_id",
+            (since,),
+        )
+        return {int(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
+
+    def entries_of(self, article_ids: Sequence[str]) -> dict[str, EntryRow]:
+        """Article id → the (first) feed entry that gave it."""
+        found: dict[str, EntryRow] = {}
+        for chunk, marks in _in_chunks(article_ids):
+            rows = self._db.execute(
+                f"SELECT * FROM entries WHERE article_id IN ({marks}) ORDER BY seen_at DESC", chunk
+            )
+            found.update((r[6], EntryRow(*r)) for r in rows)
+        return found
+
+    def fetched_pages(self, urls: Sequence[str]) -> dict[str, EntryRow]:
+        """URL → an entry of any feed that already gave an article from that page."""
+        found: dict[str, EntryRow] = {}
+        for chunk, marks in _in_chunks(list(dict.fromkeys(urls))):
+            rows = self._db.execute(
+                f"SELECT * FROM entries WHERE url IN ({marks}) AND article_id IS NOT NULL "
+                "ORDER BY seen_at",
+                chunk,
+            )
+            found.update((r[2], EntryRow(*r)) for r in rows)
+        return found
+
+
+FEED_COLUMNS = (
+    "id, url, title, category, added_at, etag, last_modified, interval, next_poll, last_poll, "
+    "last_success, last_error, failures, disabled"
+)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script; trigger bodies hold semicolons of their own."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""

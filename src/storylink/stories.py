@@ -19,6 +19,7 @@ import fcntl
 import json
 import logging
 import math
+import shutil
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,6 +44,7 @@ from .evaluate import (
 )
 from .executor import InProcess, make_executor
 from .features import PreparedArticle, title_vector
+from .fetch import Fetcher
 from .index import ShardedIndex
 from .language import detect_language
 from .read import FieldNames, read_many
@@ -58,6 +60,9 @@ PARAMS_SETTING = "cluster_params"
 MIN_BACKGROUND = 30  # indexed articles needed to search a second encoder space
 CLUSTER_MEMORY = 50_000  # assigned articles whose clustering state stays in memory
 SPACES = (UseEncoder.name, E5Encoder.name)  # the encoder spaces articles are at home in
+ORDERS = ("newest", "largest", "grown")
+REVISIONS_SETTING = "revisions"  # counts revised articles: other readers re-read indexes
+STALE_SETTING = "indexes_stale"  # set while a revision updates the indexes
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class Story:
     timeline: list[StoryArticle]  # by publication time
     entities: list[EntityCount]  # people and organisations
     places: list[EntityCount]
+    grown_at: datetime | None = None  # when it last gained an article
 
     def by_language(self) -> dict[str, list[StoryArticle]]:
         """The timeline grouped by language, in the order of `languages`."""
@@ -125,6 +131,7 @@ class Story:
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "entities": [asdict(e) for e in self.entities],
             "places": [asdict(p) for p in self.places],
+            "grown_at": self.grown_at.isoformat() if self.grown_at else None,
             "timeline": [a.to_dict() for a in self.timeline],
         }
 
@@ -156,6 +163,7 @@ class IngestReport:
     joined: int = 0
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    revised: int = 0  # stored articles replaced by a new text under the same URL
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"seconds": round(self.seconds, 3)}
@@ -191,12 +199,11 @@ class StoryStore:
         self.batch_size = batch_size
         self._indexes: dict[str, ShardedIndex] = {}
         self._writing = False  # holds the writer lock: may append to the index files
-        self._seen_seq = 0  # the store's next ingestion number when last caught up
         self._ceiling: int | None = None  # while re-clustering: the article being placed
         self._cache: OrderedDict[int, PreparedArticle] = OrderedDict()
         self._saved: set[tuple[int, str]] = set()  # of cached articles: (seq, encoder) stored
         self._live: tuple[OnlineClusterer, int] | None = None  # state, next seq it expects
-        self._seen_seq = self.store.next_seq()
+        self._seen: tuple[int, Any] | None = None  # what `catch_up` last saw of the store
 
     def __enter__(self) -> StoryStore:
         return self
@@ -222,6 +229,8 @@ class StoryStore:
             if dimension is None:
                 return None
             stored = partial(self.store.indexed_vectors, encoder, view)
+            if self._writing and self.store.setting(STALE_SETTING):
+                shutil.rmtree(self._index_path(key), ignore_errors=True)  # a revision was cut
             self._indexes[key] = ShardedIndex.open(
                 self._index_path(key), dimension, stored, writer=self._writing
             )
@@ -230,26 +239,23 @@ class StoryStore:
                 legacy.unlink()
         return self._indexes[key]
 
-    def _add_to_index(self, encoder: str, view: str, seq: int, vector: np.ndarray, ts: Any) -> None:
+    def _writable_index(self, encoder: str, view: str, dimension: int) -> ShardedIndex:
+        """The index to add an article to: open, or new for an encoder's first article."""
         key = encoder if view == "document" else f"{encoder}.{view}"
         index = self._index(encoder, view)
         if index is None:  # the first article at home in this encoder: nothing to catch up
-            index = self._indexes[key] = ShardedIndex(len(vector), self._index_path(key))
-        index.add([seq], vector[None, :], [ts])
+            index = self._indexes[key] = ShardedIndex(dimension, self._index_path(key))
+        return index
 
-    def catch_up(self) -> None:
-        """See what other processes committed since (a server beside `storylink watch`):
-        open indexes add the new rows, and are reopened if another writer rebuilt them."""
-        next_seq = self.store.next_seq()
-        if next_seq == self._seen_seq:
-            return
-        self._seen_seq = next_seq
-        for key, index in list(self._indexes.items()):
-            if index.saved_generation() not in ("", index.generation):
-                del self._indexes[key]
-            else:
-                encoder, _, view = key.partition(".")
-                index.catch_up(partial(self.store.indexed_vectors, encoder, view or "document"))
+    def _add_to_indexes(self, seq: int, home: str, prepared: PreparedArticle) -> None:
+        """Add an article's document and title vectors to its home encoder's indexes."""
+        vectors = prepared.vectors[home]
+        ts = prepared.article.published.timestamp() if prepared.article.published else None
+        for view, vector in (
+            ("document", vectors.document_vector),
+            ("title", title_vector(vectors)),
+        ):
+            self._writable_index(home, view, len(vector)).add([seq], vector[None, :], [ts])
 
     def _neighbours(
         self, encoder: str, vector: np.ndarray, k: int, since: float | None, until: float | None
@@ -319,10 +325,13 @@ class StoryStore:
         sources: Sequence[str | Path],
         fields: FieldNames | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        *,
+        fetcher: Fetcher | None = None,
     ) -> IngestReport:
-        """Read files, directories, globs or URLs and add their articles; bad inputs are
-        reported in `IngestReport.skipped`, the rest is kept."""
-        report = read_many(sources, fields)
+        """Read files, directories, globs or URLs (fetched through `fetcher`: by default public
+        addresses only) and add their articles; bad inputs are reported in
+        `IngestReport.skipped`, the rest is kept."""
+        report = read_many(sources, fields, fetcher=fetcher)
         result = self.add(report.articles, on_progress)
         result.skipped[:0] = [str(error) for error in report.errors]
         return result
@@ -418,10 +427,7 @@ class StoryStore:
             self._remember(seq, prepared)
             if new:
                 batch.articles.append((seq, home, prepared))
-                vectors = prepared.vectors[home]
-                ts = prepared.article.published.timestamp() if prepared.article.published else None
-                self._add_to_index(home, "document", seq, vectors.document_vector, ts)
-                self._add_to_index(home, "title", seq, title_vector(vectors), ts)
+                self._add_to_indexes(seq, home, prepared)
         self._ceiling = None
         for story_id in sorted({d.story_id for d in decisions}):
             story = clusterer.stories[story_id]
@@ -500,11 +506,11 @@ class StoryStore:
         limit: int = 20,
         offset: int = 0,
     ) -> list[Story]:
-        """Stories, newest (by last article) or largest first, optionally filtered by a member
-        language, a time range or a named person/place/organisation (part of the name, in
-        Latin letters or, for places, in any script)."""
-        if order not in ("newest", "largest"):
-            raise ValueError(f"order must be 'newest' or 'largest', not {order!r}")
+        """Stories, newest (by last article), largest or most recently grown first, optionally
+        filtered by a member language, a time range or a named person/place/organisation (part
+        of the name, in Latin letters or, for places, in any script)."""
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
         keys: tuple[str, ...] = ()
         if entity and entity.strip():
             # the name as typed, and the place it names in any script ("موسكو" → Moscow)
@@ -545,6 +551,7 @@ class StoryStore:
             timeline=timeline,
             entities=[EntityCount(*n) for n in names if n[0] != "place"][:KEY_ENTITIES],
             places=[EntityCount(*n) for n in names if n[0] == "place"][:KEY_ENTITIES],
+            grown_at=_moment(self.store.story_grown([row.id]).get(row.id)),
         )
 
     def search(self, text: str, limit: int = 10) -> list[SearchHit]:
@@ -667,6 +674,93 @@ class StoryStore:
             pq.write_table(pa.Table.from_pylist(rows), path)
             return len(rows)
         raise ValueError(f"unknown export format {format!r}; choose jsonl or parquet")
+
+    # ---------------------------------------------------------------- live stores
+
+    def catch_up(self) -> bool:
+        """See what other processes committed since the last call (a cheap check): open
+        indexes add the new articles (and are reopened if another writer rebuilt them);
+        after a revision, cached indexes, analyses and clustering state are dropped and
+        re-read from the store on next use. True when something changed."""
+        seen = (self.store.next_seq(), self.store.setting(REVISIONS_SETTING))
+        if seen == self._seen:
+            return False
+        revised = self._seen is not None and seen[1] != self._seen[1]
+        self._seen = seen
+        if revised:
+            self._indexes.clear()
+            self._cache.clear()
+            self._saved.clear()
+            self._live = None
+        for key, index in list(self._indexes.items()):
+            if index.saved_generation() not in ("", index.generation):
+                del self._indexes[key]
+            else:
+                encoder, _, view = key.partition(".")
+                index.catch_up(partial(self.store.indexed_vectors, encoder, view or "document"))
+        return True
+
+    def add_or_revise(
+        self,
+        articles: Iterable[Article],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """`add`, except that an article whose URL is stored with another text is a revision:
+        the stored article takes the new title, text and analysis and keeps its story."""
+        articles = list(articles)
+        stored = self.store.stored_urls([a.url for a in articles if a.url])
+        known = self.store.known_ids([a.id for a in articles])
+        revisions: dict[int, Article] = {}
+        fresh: list[Article] = []
+        for article in articles:
+            seq, stored_id = stored.get(article.url or "", (0, ""))
+            if seq and article.id not in known and stored_id != article.id:
+                revisions[seq] = article  # the latest version of a page wins
+            else:
+                fresh.append(article)
+        report = self.add(fresh, on_progress)
+        report.read = len(articles)
+        if revisions:
+            started = time.perf_counter()
+            problems = self.revise(revisions)
+            report.skipped.extend(problems)
+            report.revised = len(revisions) - len(problems)
+            report.seconds += time.perf_counter() - started
+        return report
+
+    def revise(self, revisions: dict[int, Article]) -> list[str]:
+        """Replace stored articles (by ingestion number) with new versions of them, each
+        analysed again and kept in its story; returns why any could not be analysed.
+
+        In the indexes the old vectors are removed and the new ones added. Until that is
+        done the store says the indexes are stale, so a crash in between has them rebuilt."""
+        lock = self._lock()
+        try:
+            seqs = list(revisions)
+            results = analyse_chunk([revisions[seq] for seq in seqs], comparer=self.comparer)
+            problems = [r for r in results if isinstance(r, str)]
+            revised = [(s, r) for s, r in zip(seqs, results, strict=True) if not isinstance(r, str)]
+            homes = {m.seq: m.encoder for m in self.store.members_of([s for s, _ in revised])}
+            opened = []  # before the store says they are stale: opening then would rebuild them
+            for seq, prepared in revised:
+                home = self.comparer.home_encoder(prepared).name
+                dimension = len(prepared.vectors[home].document_vector)
+                for encoder in (homes[seq], home):
+                    for view in ("document", "title"):
+                        opened.append((seq, self._writable_index(encoder, view, dimension)))
+            self.store.set_setting(STALE_SETTING, True)
+            for seq, index in opened:
+                index.remove(seq)
+            for seq, prepared in revised:
+                self.store.revise(seq, self.comparer.home_encoder(prepared).name, prepared)
+                self._cache.pop(seq, None)
+                self._add_to_indexes(seq, self.comparer.home_encoder(prepared).name, prepared)
+            self._flush_indexes()
+            self.store.set_setting(STALE_SETTING, False)
+            self._live = None
+            return problems
+        finally:
+            self._unlock(lock)
 
 
 class _StoredStories:

@@ -29,6 +29,7 @@ the story listings and entity filters at that size (median of 5, after one warm 
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sqlite3
 import tempfile
@@ -238,6 +239,7 @@ def timed_queries(store: SQLiteStore) -> None:
 
 
 def scale(source: Path, articles: int, vectors: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # migration
     with tempfile.TemporaryDirectory(dir=source.parent) as scratch:
         path = Path(scratch) / "scaled.db"
         started = time.perf_counter()

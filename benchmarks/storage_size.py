@@ -77,6 +77,15 @@ def component_bytes(path: Path) -> dict[str, float]:
     return pages
 
 
+def print_components(path: Path, count: int) -> None:
+    components = component_bytes(path)
+    print(f"\nbytes per article beyond title and text (file {path.stat().st_size / count:.0f})")
+    for name, size in sorted(components.items(), key=lambda item: item[0]):
+        print(f"  {name:44s} {size / count:8.0f}")
+    total = sum(size for name, size in components.items() if not name.startswith("  "))
+    print(f"  {'total':44s} {total / count:8.0f}")
+
+
 def best_match(a: PreparedArticle, b: PreparedArticle) -> float:
     """The `use_best_match` feature: mean best sentence cosine, both ways."""
     return matrix_best_match(
@@ -258,6 +267,7 @@ def scale(source: Path, articles: int, vectors: bool) -> None:
         print(f"{store.count('articles')} articles, {count} stories: find_stories")
         timed_queries(store)
         store.close()
+        print_components(path, articles)
 
 
 def main() -> None:
@@ -296,12 +306,7 @@ def main() -> None:
                 print(f"clustering F1 CV {np.mean(f1):.3f} ({min(f1):.3f}–{max(f1):.3f})")
         if args.keep:
             shutil.copy(path, args.keep)
-        components = component_bytes(path)
-        print(f"\nbytes per article beyond title and text (file {path.stat().st_size / count:.0f})")
-        for name, size in sorted(components.items(), key=lambda item: item[0]):
-            print(f"  {name:44s} {size / count:8.0f}")
-        total = sum(size for name, size in components.items() if not name.startswith("  "))
-        print(f"  {'total':44s} {total / count:8.0f}")
+        print_components(path, count)
 
         store = SQLiteStore(path)
         seqs = [m.seq for m in store.members()]

@@ -8,7 +8,7 @@ Vectors are kept compact (`encode.ArticleVectors.compact`: int8 document and tit
 int4 sentence vectors, each with its own scale), and the live pipeline uses the same rounded
 values, so a re-cluster from the store equals the first run. An article's analysis keeps its
 names, dates and numbers; the name lookup tables are derived from the text when it is loaded.
-About 5 KB per article beyond its text (benchmarks/RESULTS.md, "Compact storage").
+7.6 KB per dev article beyond its text, 21.5 KB in v1 (benchmarks/RESULTS.md, "Compact storage").
 """
 
 from __future__ import annotations
@@ -263,8 +263,8 @@ def _to_v2(db: sqlite3.Connection) -> None:
     The schema changes come first, in one transaction; then the rows are converted in batches
     of `MIGRATION_BATCH` articles, one transaction each, recording the last article converted,
     so that an interrupted migration goes on from there when the store is next opened. No text
-    is encoded again: float16 vectors are re-packed (RESULTS.md "Compact storage": ~35 s per
-    100k articles)."""
+    is encoded again: float16 vectors are re-packed (RESULTS.md "Compact storage": 74 s per
+    100k articles on a busy machine)."""
     with db:
         db.execute("BEGIN IMMEDIATE")
         if not db.execute("SELECT 1 FROM settings WHERE key = ?", (MIGRATION_CURSOR,)).fetchone():

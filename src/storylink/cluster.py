@@ -30,7 +30,7 @@ import numpy as np
 
 from .compare import CompareError, Comparer
 from .encode import unit
-from .entities import shared_names
+from .entities import may_share_names, shared_names
 from .features import PreparedArticle
 
 DAY = 86_400.0
@@ -308,7 +308,10 @@ class OnlineClusterer:
         chosen = [(self._story(s), near[s]) for s in ranked]
         shared = []
         for story_id, headline in self._elsewhere(encoder, ts):
-            count = len(shared_names(prepared.names, self.load(headline).names))
+            names = self.load(headline).names
+            if not may_share_names(prepared.names, names):
+                continue
+            count = len(shared_names(prepared.names, names))
             if count >= params.across_min_names:
                 shared.append((count, story_id))
         shared.sort(key=lambda item: (-item[0], item[1]))

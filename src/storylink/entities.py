@@ -83,9 +83,36 @@ class EntityProfile:
         default=None, init=False, repr=False, compare=False
     )
 
+    _places: dict[str, Mention] | None = field(default=None, init=False, repr=False, compare=False)
+    _probes: list[tuple[str, tuple[str, ...], tuple[str, ...]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
     @property
     def places(self) -> dict[str, Mention]:
-        return {m.key: m for m in self.mentions if m.kind == "place" and m.key}
+        if self._places is None:
+            self._places = {m.key: m for m in self.mentions if m.kind == "place" and m.key}
+        return self._places
+
+    def probes(self) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        """Per person or organisation: the keys `_find` looks up exactly in another article
+        (folded text, skeletons of the name and surname, long-vowel skeleton of a short one)."""
+        if self._probes is None:
+            self._probes = []
+            for mention in self.mentions:
+                if mention.kind == "place":
+                    continue
+                words = mention.text.split()
+                surname = mention.kind == "person" and mention.proper and len(words) > 1
+                names = [mention.text] + ([words[-1]] if surname else [])
+                shapes = tuple(s for s in map(skeleton, names) if len(s) >= MIN_SKELETON)
+                short = tuple(
+                    skeleton(name, long_vowels=True)
+                    for name in names
+                    if len(skeleton(name)) == 3 and " " not in name
+                )
+                self._probes.append((_fold_word(mention.text), shapes, short))
+        return self._probes
 
     def near_candidates(self, shape: str, long_vowels: bool = False) -> list[tuple[str, str]]:
         """(skeleton, as written) that `_near` could accept for a shape, in table order:
@@ -584,6 +611,22 @@ def _find(mention: Mention, other: EntityProfile) -> tuple[str, str, str] | None
                     if _near(vowelled, candidate):
                         return surface, "transliteration", name
     return None
+
+
+def may_share_names(a: EntityProfile, b: EntityProfile) -> bool:
+    """A cheap first test for `shared_names`: whether the two name anything by an exact key
+    (same place, same folded spelling, same skeleton). Pairs whose every shared name is only
+    one letter apart fail it; scanning many stories for a few that share names, that is the
+    price of ~10x fewer full comparisons."""
+    if a.places.keys() & b.places.keys():
+        return True
+    for one, other in ((a, b), (b, a)):
+        for folded, shapes, short in one.probes():
+            if folded in other.surfaces or any(shape in other.skeletons for shape in shapes):
+                return True
+            if any(vowelled in other.short_names for vowelled in short):
+                return True
+    return False
 
 
 def shared_names(a: EntityProfile, b: EntityProfile) -> list[SharedName]:

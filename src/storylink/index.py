@@ -78,6 +78,7 @@ class VectorIndex(Protocol):
         since: float | None = None,
         until: float | None = None,
         before: int | None = None,
+        exact_rows: int | None = None,
     ) -> list[tuple[int, float]]: ...
 
     def background(self, vector: np.ndarray, sample: int = 256) -> tuple[float, float]: ...
@@ -328,9 +329,12 @@ class ShardedIndex:
         since: float | None = None,
         until: float | None = None,
         before: int | None = None,
+        exact_rows: int | None = None,
     ) -> list[tuple[int, float]]:
         """The k rows most similar to `vector` (best first, ties by label) among those
-        published in [since, until] or undated, and labelled below `before` if given."""
+        published in [since, until] or undated, and labelled below `before` if given.
+        Months of more than `exact_rows` rows (default `EXACT_ROWS`) are searched in the
+        inverted lists nearest the query, once they exist."""
         if k <= 0 or not self._count:
             return []
         low = -math.inf if since is None else since
@@ -344,7 +348,8 @@ class ShardedIndex:
         for shard in self._shards.values():
             if not shard.overlaps(low, high):
                 continue
-            inverted = probes if len(shard) > EXACT_ROWS else None
+            limit = EXACT_ROWS if exact_rows is None else exact_rows
+            inverted = probes if len(shard) > limit else None
             for block in shard.blocks():
                 labels, scores = block.scores(query, block.select(inverted), low, high, before)
                 found_labels.append(labels)

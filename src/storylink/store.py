@@ -8,7 +8,7 @@ Vectors are kept compact (`encode.ArticleVectors.compact`: int8 document and tit
 int4 sentence vectors, each with its own scale), and the live pipeline uses the same rounded
 values, so a re-cluster from the store equals the first run. An article's analysis keeps its
 names, dates and numbers; the name lookup tables are derived from the text when it is loaded.
-About 5 KB per article beyond its text (benchmarks/RESULTS.md, "Compact storage").
+7.6 KB per dev article beyond its text, 21.5 KB in v1 (benchmarks/RESULTS.md, "Compact storage").
 """
 
 from __future__ import annotations
@@ -342,6 +342,7 @@ V2_SCHEMA = """
     CREATE INDEX stories_largest ON stories(size DESC, last_ts DESC, id);
     CREATE INDEX stories_space ON stories(sole_space, last_ts);
     CREATE INDEX articles_encoder_time ON articles(encoder, published_ts);
+    CREATE INDEX articles_language ON articles(language);
     DROP INDEX entities_key;
     ALTER TABLE entities DROP COLUMN key;
     CREATE TABLE entity_words (
@@ -350,6 +351,9 @@ V2_SCHEMA = """
         PRIMARY KEY (word, entity)
     ) WITHOUT ROWID
 """
+# A filter matching more rows than this checks the stories in listing order until a page is
+# full; one matching fewer lists its matches and sorts them (RESULTS.md "Compact storage").
+COMMON_MATCHES = 10_000
 MIGRATION_BATCH = 2_000  # articles per transaction of the v2 conversion
 MIGRATION_CURSOR = "migration_v2_after_seq"  # setting: the last article converted
 
@@ -360,8 +364,8 @@ def _to_v2(db: sqlite3.Connection) -> None:
     The schema changes come first, in one transaction; then the rows are converted in batches
     of `MIGRATION_BATCH` articles, one transaction each, recording the last article converted,
     so that an interrupted migration goes on from there when the store is next opened. No text
-    is encoded again: float16 vectors are re-packed (RESULTS.md "Compact storage": ~35 s per
-    100k articles)."""
+    is encoded again: float16 vectors are re-packed (RESULTS.md "Compact storage": 74 s per
+    100k articles on a busy machine)."""
     with db:
         db.execute("BEGIN IMMEDIATE")
         if not db.execute("SELECT 1 FROM settings WHERE key = ?", (MIGRATION_CURSOR,)).fetchone():
@@ -669,37 +673,41 @@ class SQLiteStore:
             yield seq, _vector(blob)
 
     def find_stories(self, where: StoryFilter) -> list[StoryRow]:
+        """Stories in the filter's order, read along the index of that order; a language or
+        entity filter lists its few matching stories and sorts them, or, when it matches
+        many (`COMMON_MATCHES`), checks the stories in order until the page is full."""
         clauses: list[str] = []
         params: list[Any] = []
+        member_filters: list[tuple[str, str, list[Any], int]] = []
         if where.language:
-            clauses.append(
-                "s.id IN (SELECT m.story_id FROM memberships m JOIN articles a ON a.seq = m.seq "
-                "WHERE a.language = ?)"
+            member_filters.append(
+                (
+                    "SELECT seq FROM articles WHERE language = ?",
+                    "EXISTS (SELECT 1 FROM articles a WHERE a.seq = m.seq AND a.language = ?)",
+                    [where.language],
+                    self._matches("articles", "language", where.language),
+                )
             )
-            params.append(where.language)
+        if where.entities:
+            member_filters.append(self._entity_filter(where.entities))
+        for matching_seqs, member_check, values, matches in member_filters:
+            if matches < COMMON_MATCHES:
+                clauses.append(
+                    "s.id IN (SELECT m.story_id FROM memberships m "
+                    f"WHERE m.seq IN ({matching_seqs}))"
+                )
+            else:
+                clauses.append(
+                    "EXISTS (SELECT 1 FROM memberships m "
+                    f"WHERE m.story_id = s.id AND ({member_check}))"
+                )
+            params.extend(values)
         if where.since:
             clauses.append("s.last_ts >= ?")
             params.append(where.since.timestamp())
         if where.until:
             clauses.append("s.first_ts <= ?")
             params.append(where.until.timestamp())
-        if where.entities:
-            alternatives: list[str] = []
-            for key in where.entities:
-                words = entity_words(key) or [key]  # no word: nothing matches
-                joins = "".join(
-                    f" JOIN entity_words w{i} ON w{i}.entity = w0.entity AND w{i}.word = ?"
-                    for i in range(1, len(words))
-                )
-                alternatives.append(
-                    f"SELECT e.seq FROM entity_words w0{joins} "
-                    "JOIN entities e ON e.rowid = w0.entity WHERE w0.word = ?"
-                )
-                params.extend([*words[1:], words[0]])
-            clauses.append(
-                "s.id IN (SELECT m.story_id FROM memberships m "
-                f"WHERE m.seq IN ({' UNION '.join(alternatives)}))"
-            )
         order = ORDERS.get(where.order, ORDERS["newest"])
         sql = "SELECT s.* FROM stories s"
         if clauses:
@@ -708,6 +716,40 @@ class SQLiteStore:
         sql += " LIMIT ? OFFSET ?"
         rows = self._db.execute(sql, [*params, where.limit, where.offset])
         return [StoryRow(*r) for r in rows]
+
+    def _entity_filter(self, keys: Sequence[str]) -> tuple[str, str, list[Any], int]:
+        """The articles naming an entity with all the words of one of the keys, as a query of
+        their seqs and as a check of article m; its parameters; the matches to expect (at
+        most, from each key's rarest word)."""
+        seqs: list[str] = []
+        checks: list[str] = []
+        values: list[Any] = []
+        matches = 0
+        for key in keys:
+            words = entity_words(key) or [key]  # no word: nothing matches
+            others = "".join(f" CROSS JOIN entity_words w{i}" for i in range(1, len(words)))
+            same = "".join(f" AND w{i}.entity = w0.entity" for i in range(1, len(words)))
+            where = " AND ".join(f"w{i}.word = ?" for i in range(len(words)))
+            seqs.append(
+                f"SELECT e.seq FROM entity_words w0{others} "
+                f"JOIN entities e ON e.rowid = w0.entity WHERE {where}{same}"
+            )
+            checks.append(
+                f"EXISTS (SELECT 1 FROM entities e CROSS JOIN entity_words w0{others} "
+                f"WHERE e.seq = m.seq AND w0.entity = e.rowid{same} AND {where})"
+            )
+            values.extend(words)
+            matches += min(self._matches("entity_words", "word", word) for word in words)
+        return " UNION ".join(seqs), " OR ".join(checks), values, matches
+
+    def _matches(self, table: str, column: str, value: str) -> int:
+        """Rows of the table with this value in an indexed column, counted up to
+        `COMMON_MATCHES` (a bounded walk along the index)."""
+        row = self._db.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {column} = ? LIMIT ?)",
+            (value, COMMON_MATCHES),
+        ).fetchone()
+        return int(row[0])
 
     def story_members(self, story_id: int) -> list[tuple[Member, Article]]:
         rows = self._db.execute(

@@ -58,6 +58,7 @@ PREPARED_CACHE = 4096  # analysed articles kept in memory for comparisons
 KEY_ENTITIES = 12
 PARAMS_SETTING = "cluster_params"
 MIN_BACKGROUND = 30  # indexed articles needed to search a second encoder space
+SEARCH_EXACT_ROWS = 2_048  # a query searches larger months in their inverted lists
 CLUSTER_MEMORY = 50_000  # assigned articles whose clustering state stays in memory
 SPACES = (UseEncoder.name, E5Encoder.name)  # the encoder spaces articles are at home in
 ORDERS = ("newest", "largest", "grown")
@@ -579,7 +580,7 @@ class StoryStore:
                 if found is None:
                     continue
                 mean, spread = found.background(vector)
-                for seq, cosine in found.search(vector, 4 * limit):
+                for seq, cosine in found.search(vector, 4 * limit, exact_rows=SEARCH_EXACT_ROWS):
                     best[seq] = max(best.get(seq, -math.inf), (cosine - mean) / spread)
         ranked = sorted(best.items(), key=lambda hit: (-hit[1], hit[0]))
         return self._hits(ranked, limit)
@@ -601,19 +602,21 @@ class StoryStore:
         return _story_article(member, article), hits[:limit]
 
     def _hits(self, ranked: Sequence[tuple[int, float]], limit: int) -> list[SearchHit]:
-        """The best-ranked article of each story, up to `limit` stories."""
-        found = {m.seq: (m, a) for m, a in self.store.articles([seq for seq, _ in ranked])}
-        hits: list[SearchHit] = []
-        seen: set[int] = set()
+        """The best-ranked article of each story, up to `limit` stories (texts are read for
+        those only)."""
+        story = {m.seq: m.story_id for m in self.store.members_of([seq for seq, _ in ranked])}
+        best: dict[int, tuple[int, float]] = {}  # story → its best article and value
         for seq, value in ranked:
-            member, article = found[seq]
-            if member.story_id is None or member.story_id in seen:
-                continue
-            seen.add(member.story_id)
-            hits.append(SearchHit(_story_article(member, article), member.story_id, value))
-            if len(hits) == limit:
-                break
-        return hits
+            story_id = story.get(seq)
+            if story_id is not None and story_id not in best:
+                best[story_id] = (seq, value)
+                if len(best) == limit:
+                    break
+        found = {m.seq: (m, a) for m, a in self.store.articles([s for s, _ in best.values()])}
+        return [
+            SearchHit(_story_article(*found[seq]), story_id, value)
+            for story_id, (seq, value) in best.items()
+        ]
 
     def story_of(self, ids: Sequence[str]) -> dict[str, int]:
         """Article id → story id for those of the given articles that are stored."""

@@ -178,6 +178,11 @@ class NewsSite:
 
     # ---------------------------------------------------------------- serving
 
+    def done(self) -> None:
+        """A request is answered (its response is about to be sent)."""
+        with self._lock:
+            self._in_flight -= 1
+
     def start(self) -> NewsSite:
         site = self
 
@@ -192,21 +197,24 @@ class NewsSite:
                         self.path, dict(self.headers.items()), time.monotonic(), site._in_flight
                     )
                     site.requests.append(seen)
+                reply: Reply | None = None
                 try:
                     reply = site.answer(self)
-                    if reply is None:
-                        return
-                    self.send_response(reply.status)
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(reply.body)))
-                    self.end_headers()
-                    self.wfile.write(reply.body)
+                    if reply is not None:
+                        # done before the client can have the answer, so that its next
+                        # request never finds this one still counted
+                        site.done()
+                        self.send_response(reply.status)
+                        for name, value in reply.headers.items():
+                            self.send_header(name, value)
+                        self.send_header("Content-Length", str(len(reply.body)))
+                        self.end_headers()
+                        self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
                 finally:
-                    with site._lock:
-                        site._in_flight -= 1
+                    if reply is None:  # a handler that answered itself, or failed
+                        site.done()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

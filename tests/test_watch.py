@@ -36,7 +36,7 @@ from storylink.feeds import (
 )
 from storylink.fetch import Fetcher, FetchPolicy
 from storylink.read import read
-from storylink.store import FeedRow
+from storylink.store import EntryRow, FeedRow, SQLiteStore
 from storylink.stories import StoryStore
 from storylink.watch import CycleReport, Watcher
 
@@ -393,6 +393,23 @@ def test_feed_arguments_urls_lists_and_opml(tmp_path: Path) -> None:
             feed_sources(str(tmp_path / bad))
 
 
+def test_subscribing_twice_changes_nothing_and_removing_drops_the_entries(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "news.db")
+    assert store.subscribe("https://a.example/rss", "A", "World", DEFAULT_INTERVAL)
+    assert not store.subscribe("https://a.example/rss", "Other", None, 60.0)
+    (feed,) = store.feeds()
+    assert (feed.title, feed.category, feed.interval) == ("A", "World", DEFAULT_INTERVAL)
+    store.record_entries(
+        [EntryRow(feed.id, "g1", "https://a.example/1", "h", 0.0, None, None, "feed")]
+    )
+    assert store.entry_hashes(feed.id, ["g1", "g2"]) == {"g1": "h"}
+    assert store.unsubscribe("https://a.example/rss") and not store.unsubscribe(
+        "https://a.example/rss"
+    )
+    assert store.feeds() == [] and store.entry_counts(0.0) == {}
+    store.close()
+
+
 def test_schedule_adapts_to_how_often_a_feed_publishes() -> None:
     now = 1_800_000_000.0
     assert adaptive_interval([], now) == DEFAULT_INTERVAL
@@ -451,13 +468,15 @@ def test_cli_watch_polls_then_asks_conditionally_and_refuses_private_addresses(
         assert refused.returncode == 1
         assert "127.0.0.1" in refused.stderr and "loopback" in refused.stderr
         assert len(site.requests) == seen
-    listed = subprocess.run(
-        [sys.executable, "-m", "storylink.cli", "feeds", "--db", str(db), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    listed = storylink("feeds", "--db", str(db), "--json")
     assert '"failures": 1' in listed.stdout and "loopback" in listed.stdout
+    assert "removed 1 feed" in storylink("feeds", "remove", url, "--db", str(db)).stdout
+    assert storylink("feeds", "--db", str(db), "--json").stdout.strip() == "[]"
+
+
+def storylink(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "storylink.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
 def test_sigkill_mid_cycle_loses_and_doubles_nothing(tmp_path: Path) -> None:

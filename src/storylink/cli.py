@@ -957,6 +957,9 @@ def watch(
         str | None, typer.Option(help="User-Agent to send (default: storylink and its version).")
     ] = None,
     allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes that analyse articles (each loads the models).")
+    ] = 1,
     batch_size: Annotated[
         int, typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
     ] = BATCH_SIZE,
@@ -987,7 +990,7 @@ def watch(
         max_hosts=max_hosts,
         allow_private=allow_private,
     )
-    with _open(db, batch_size=batch_size) as stories:
+    with _open(db, workers=workers, batch_size=batch_size) as stories:
         watcher = Watcher(stories, Fetcher(policy), interval, batch_size)
         added = watcher.subscribe(sources)
         if sources:

@@ -103,8 +103,9 @@ class FeedEntry:
 
 @dataclass(frozen=True)
 class ParsedFeed:
+    """A feed's title (the default source of its articles) and its entries."""
+
     title: str | None
-    language: str | None
     entries: list[FeedEntry]
 
 
@@ -133,7 +134,7 @@ def parse_entries(content: bytes, origin: str) -> ParsedFeed:
                 hash=hash_text(f"{title}\n{text}"),
             )
         )
-    return ParsedFeed(feed.feed.get("title") or None, feed.feed.get("language") or None, entries)
+    return ParsedFeed(feed.feed.get("title") or None, entries)
 
 
 def host_of(url: str) -> str:

@@ -22,8 +22,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .article import Article
 from .feeds import (
@@ -78,9 +78,6 @@ class CycleReport:
             f"deferred); {self.added} articles added, {self.revised} revised; "
             f"{self.new_stories} stories created, {self.grown_stories} grown; {self.seconds:.1f} s"
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"seconds": round(self.seconds, 3)}
 
 
 @dataclass

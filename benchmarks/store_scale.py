@@ -42,6 +42,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import pickle
 import pstats
 import resource
@@ -426,51 +427,81 @@ def patch_analysis(prepared: Sequence[PreparedArticle]) -> None:
     storylink.stories.analyse_chunk = ready  # type: ignore[assignment]
 
 
-def probe_ingest(db: Path, seed: int, profile: bool) -> dict[str, Any]:
+@dataclass
+class Ingest:
+    """A store opened for the ingest probes, models loaded, new articles ready to add."""
+
+    stories: StoryStore
+    fresh: list[PreparedArticle]
+    stored: int
+    open_s: float
+    models_rss_gb: float
+
+    def add(self, batch: int) -> tuple[float, float]:
+        """Add batch number `batch` of `NEW_PER_BATCH` articles; wall and CPU seconds."""
+        chunk = self.fresh[batch * NEW_PER_BATCH : (batch + 1) * NEW_PER_BATCH]
+        wall, cpu = time.perf_counter(), time.process_time()
+        report = self.stories.add([p.article for p in chunk])
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert report.added == len(chunk), report
+        return wall, cpu
+
+
+def open_for_ingest(db: Path, seed: int, batches: int) -> Ingest:
     pool = templates()
     first = SQLiteStore(db)
     start_seq = first.next_seq()
     first.close()
-    count = NEW_BATCHES * NEW_PER_BATCH + (NEW_PER_BATCH if profile else 0)
-    fresh = new_articles(pool, start_seq, count, seed)
+    fresh = new_articles(pool, start_seq, batches * NEW_PER_BATCH, seed)
     patch_analysis(fresh)
     opened = time.perf_counter()
     stories = StoryStore(db)
     open_s = time.perf_counter() - opened
     warm_models(stories, pool)
-    models_rss = _rss_gb()
-    seconds = []
-    for b in range(NEW_BATCHES):
-        chunk = fresh[b * NEW_PER_BATCH : (b + 1) * NEW_PER_BATCH]
-        started = time.perf_counter()
-        report = stories.add([p.article for p in chunk])
-        seconds.append(time.perf_counter() - started)
-        assert report.added == len(chunk), report
-    result: dict[str, Any] = {}
-    if profile:
-        chunk = fresh[NEW_BATCHES * NEW_PER_BATCH :]
-        profiler = cProfile.Profile()
-        profiler.enable()
-        stories.add([p.article for p in chunk])
-        profiler.disable()
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(14)
-        result["profile"] = out.getvalue()
-    stories.close()
-    steady = statistics.mean(seconds[1:]) / NEW_PER_BATCH
-    return result | {
-        "stored_articles": start_seq - 1,
-        "open_s": round(open_s, 3),
+    return Ingest(stories, fresh, start_seq - 1, open_s, _rss_gb())
+
+
+def probe_ingest(db: Path, seed: int) -> dict[str, Any]:
+    ingest = open_for_ingest(db, seed, NEW_BATCHES)
+    wall, cpu = zip(*(ingest.add(b) for b in range(NEW_BATCHES)), strict=True)
+    ingest.stories.close()
+    steady = statistics.mean(wall[1:]) / NEW_PER_BATCH
+    return {
+        "stored_articles": ingest.stored,
+        "open_s": round(ingest.open_s, 3),
         "ms_per_article": round(1000 * steady, 2),
-        "first_batch_s": round(seconds[0], 2),
-        "restore_s": round(seconds[0] - NEW_PER_BATCH * steady, 2),
-        "batch_s": [round(s, 2) for s in seconds],
-        "models_rss_gb": round(models_rss, 3),
+        "cpu_ms_per_article": round(1000 * statistics.mean(cpu[1:]) / NEW_PER_BATCH, 2),
+        "first_batch_s": round(wall[0], 2),
+        "restore_s": round(wall[0] - NEW_PER_BATCH * steady, 2),
+        "batch_s": [round(s, 2) for s in wall],
+        "models_rss_gb": round(ingest.models_rss_gb, 3),
         "peak_rss_gb": round(_rss_gb(), 3),
     }
 
 
+def probe_profile(db: Path, seed: int, lines: int = 12) -> dict[str, Any]:
+    """cProfile of a first batch (restore included) and of a second one, top entries by
+    cumulative time; run after the other probes, so its overhead is in no figure."""
+    ingest = open_for_ingest(db, seed, 2)
+    found = {}
+    for batch, name in enumerate(("profile_first_batch", "profile_steady_batch")):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        ingest.add(batch)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(lines)
+        found[name] = out.getvalue()
+    ingest.stories.close()
+    return found
+
+
 def _rss_gb() -> float:
+    """Peak resident memory of this process: VmHWM (ru_maxrss would count the parent's memory
+    at fork time too, as Linux keeps it across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
@@ -517,15 +548,13 @@ def probe_lists(db: Path) -> dict[str, Any]:
     return result
 
 
-PROBES = {"ingest", "search", "lists"}
+PROBES = {"ingest", "search", "lists", "profile"}
 
 
-def run_probe(name: str, db: Path, seed: int, profile: bool = False) -> dict[str, Any]:
+def run_probe(name: str, db: Path, seed: int) -> dict[str, Any]:
     """Run one probe in a fresh process of this script; its JSON result."""
     command = [sys.executable, __file__, "--probe", name, "--db", str(db), "--seed", str(seed)]
-    run = subprocess.run(
-        [*command, *(["--profile"] if profile else [])], capture_output=True, text=True
-    )
+    run = subprocess.run(command, capture_output=True, text=True, check=False)
     if run.returncode != 0:
         sys.exit(f"probe {name} failed:\n{run.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
@@ -540,13 +569,15 @@ def disk(db: Path) -> dict[str, Any]:
     files = {p.name: p.stat().st_size for p in sidecars(db)}
     index = sum(size for name, size in files.items() if name.startswith(db.name + "."))
     total = sum(files.values())
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-            text = connection.execute(
-                "SELECT SUM(LENGTH(CAST(title AS BLOB)) + LENGTH(CAST(text AS BLOB))) FROM articles"
-            ).fetchone()[0]
+        text = connection.execute(
+            "SELECT SUM(LENGTH(CAST(title AS BLOB)) + LENGTH(CAST(text AS BLOB))) FROM articles"
+        ).fetchone()[0]
     except sqlite3.Error:  # another schema: estimate from the templates' texts
         text = articles * json.loads(meta_path(db).read_text())["mean_template_text_bytes"]
+    finally:
+        connection.close()
     return {
         "articles_after": articles,
         "db_gb": round(_size(db) / 2**30, 3),
@@ -559,10 +590,14 @@ def disk(db: Path) -> dict[str, Any]:
 
 def measure(db: Path, seed: int, profile: bool = False) -> dict[str, Any]:
     """Every figure, each probe in its own fresh process, in this order."""
-    result = run_probe("ingest", db, seed, profile)
+    load = os.getloadavg()[0]  # the machine is shared: say how busy it was
+    result = run_probe("ingest", db, seed) | {"load_before": round(load, 1)}
     result |= run_probe("search", db, seed)
     result |= run_probe("lists", db, seed)
-    return result | disk(db)
+    result |= disk(db)
+    if profile:
+        result |= run_probe("profile", db, seed)
+    return result
 
 
 # ---------------------------------------------------------------- output
@@ -570,10 +605,14 @@ def measure(db: Path, seed: int, profile: bool = False) -> dict[str, Any]:
 
 def summary(result: dict[str, Any]) -> Iterator[str]:
     r = result
-    yield f"stored articles        {r['stored_articles']:,} (+{NEW_BATCHES * NEW_PER_BATCH} added)"
+    yield (
+        f"stored articles        {r['stored_articles']:,} (+{NEW_BATCHES * NEW_PER_BATCH} added; "
+        f"load average {r['load_before']} before)"
+    )
     yield f"open StoryStore        {r['open_s']:.3f} s"
     yield (
-        f"ingest                 {r['ms_per_article']:.1f} ms/article steady (batches 2-5), "
+        f"ingest                 {r['ms_per_article']:.1f} ms/article steady (batches 2-5; "
+        f"CPU {r['cpu_ms_per_article']:.1f} ms), "
         f"first batch {r['first_batch_s']:.2f} s -> restore {r['restore_s']:.2f} s; "
         f"batches {r['batch_s']}"
     )
@@ -601,14 +640,15 @@ def summary(result: dict[str, Any]) -> Iterator[str]:
 
 
 HEADER = (
-    "| stored articles | ms per new article | restore s | peak RSS GB | db GB | index MB "
+    "| stored articles | ms per new article (CPU) | restore s | peak RSS GB | db GB | index MB "
     "| search warm ms / first s | story list ms | entity filter ms | bytes/article beyond text |"
 )
 
 
 def table_row(r: dict[str, Any]) -> str:
     return (
-        f"| {r['stored_articles']:,} | {r['ms_per_article']:.1f} | {r['restore_s']:.1f} "
+        f"| {r['stored_articles']:,} | {r['ms_per_article']:.1f} ({r['cpu_ms_per_article']:.1f}) "
+        f"| {r['restore_s']:.1f} "
         f"| {r['peak_rss_gb']:.2f} | {r['db_gb']:.2f} | {r['index_mb']:.0f} "
         f"| {r['search_warm_ms']:.1f} / {r['search_first_s']:.2f} | {r['list_ms']:.1f} "
         f"| {r['entity_moscow_ms']:.1f} | {r['bytes_beyond_text']:,} |"
@@ -625,13 +665,16 @@ def main() -> None:
     parser.add_argument("--sizes", help="fill and measure each size, e.g. 10000,100000")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--json", action="store_true", help="also print one JSON object")
-    parser.add_argument("--profile", action="store_true", help="cProfile one extra batch")
+    parser.add_argument(
+        "--profile", action="store_true", help="then cProfile a first and a second batch"
+    )
     parser.add_argument("--prepare", action="store_true", help="only compute the analyses")
     parser.add_argument("--probe", choices=sorted(PROBES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         probes = {
-            "ingest": lambda: probe_ingest(args.db, args.seed, args.profile),
+            "ingest": lambda: probe_ingest(args.db, args.seed),
+            "profile": lambda: probe_profile(args.db, args.seed),
             "search": lambda: probe_search(args.db),
             "lists": lambda: probe_lists(args.db),
         }
@@ -651,10 +694,15 @@ def main() -> None:
     if args.measure:
         result = measure(args.db, args.seed, args.profile)
         print("\n".join(summary(result)))
-        if "profile" in result:
-            print(result.pop("profile"))
+        print_profiles(result)
         if args.json:
             print(json.dumps(result))
+
+
+def print_profiles(result: dict[str, Any]) -> None:
+    for name in ("profile_first_batch", "profile_steady_batch"):
+        if name in result:
+            print(f"{name.replace('_', ' ')}:\n{result.pop(name)}", flush=True)
 
 
 def fill_line(f: dict[str, Any]) -> str:
@@ -673,8 +721,7 @@ def run_sizes(sizes: list[int], seed: int, as_json: bool, profile: bool) -> None
         print(fill_line(filled), flush=True)
         result = measure(db, seed, profile) | {"fill": filled}
         print("\n".join(summary(result)), flush=True)
-        if "profile" in result:
-            print(result.pop("profile"), flush=True)
+        print_profiles(result)
         rows.append(result)
     print()
     print(HEADER)

@@ -333,7 +333,7 @@ def fill(db: Path, total: int, seed: int) -> dict[str, Any]:
     for story in stories:
         pending.append(story_batch(story, seq, pool, rng))
         seq += len(story.members)
-        if sum(len(b.articles) for b in pending) >= COMMIT_ARTICLES or story is stories[-1]:
+        if seq - written - 1 >= COMMIT_ARTICLES or story is stories[-1]:
             batch = merge(pending)
             store.commit(batch)
             written += len(batch.articles)
@@ -479,7 +479,7 @@ def probe_ingest(db: Path, seed: int) -> dict[str, Any]:
     }
 
 
-def probe_profile(db: Path, seed: int, lines: int = 12) -> dict[str, Any]:
+def probe_profile(db: Path, seed: int, lines: int = 20) -> dict[str, Any]:
     """cProfile of a first batch (restore included) and of a second one, top entries by
     cumulative time; run after the other probes, so its overhead is in no figure."""
     ingest = open_for_ingest(db, seed, 2)

@@ -24,7 +24,7 @@ from .cluster import ClusterParams
 from .compare import CompareError, Comparer, PairScore
 from .encode import EncoderSet
 from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score_pairs
-from .feeds import DEFAULT_INTERVAL, FeedSource
+from .feeds import DEFAULT_INTERVAL, FeedSource, feed_store
 from .fetch import FetchPolicy
 from .paths import cache_dir
 from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fetcher
@@ -1040,7 +1040,7 @@ def feeds_list(
 
     _need_db(db)
     with _open(db) as stories:
-        health = feed_health(stories.store)
+        health = feed_health(feed_store(stories.store))
     if as_json:
         print(json.dumps([h.to_dict() for h in health], ensure_ascii=False, indent=2))
         return
@@ -1068,7 +1068,7 @@ def feeds_add(
     """Subscribe to feeds without polling them (`storylink watch` polls them)."""
     sources = _sources(feeds)
     with _open(db) as stories:
-        store = stories.store
+        store = feed_store(stories.store)
         added = sum(store.subscribe(s.url, s.title, s.category, DEFAULT_INTERVAL) for s in sources)
     console.print(f"{_count(added, 'new feed')}, {len(sources) - added} already subscribed")
 
@@ -1081,7 +1081,7 @@ def feeds_remove(
     """Unsubscribe from feeds; their articles stay in the stories."""
     _need_db(db)
     with _open(db) as stories:
-        missing = [url for url in urls if not stories.store.unsubscribe(url)]
+        missing = [url for url in urls if not feed_store(stories.store).unsubscribe(url)]
     console.print(f"removed {_count(len(urls) - len(missing), 'feed')}")
     if missing:
         raise _fail(f"not subscribed: {', '.join(missing)}")

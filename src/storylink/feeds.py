@@ -16,7 +16,7 @@ from typing import Any
 
 from .article import hash_text
 from .read import ReadError, entry_text, is_url, parse_date
-from .store import FeedRow, Store
+from .store import FeedRow, FeedStore, Store, StoreError
 
 DEFAULT_INTERVAL = 15 * 60.0  # a new feed, or one that does not date its entries
 MIN_INTERVAL = 5 * 60.0
@@ -207,7 +207,15 @@ def _status(feed: FeedRow) -> str:
     return "ok" if feed.last_success else "new"
 
 
-def feed_health(store: Store, now: float | None = None) -> list[FeedHealth]:
+def feed_store(store: Store) -> FeedStore:
+    """The side of a store that keeps subscriptions: `storylink watch` needs a backend that
+    has one (SQLite does)."""
+    if not isinstance(store, FeedStore):
+        raise StoreError(f"{type(store).__name__} keeps no feed subscriptions")
+    return store
+
+
+def feed_health(store: FeedStore, now: float | None = None) -> list[FeedHealth]:
     """Every subscription's health; rates count the entries first seen in the past week (or
     since the feed was added, if later; at least a day)."""
     now = datetime.now(UTC).timestamp() if now is None else now

@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, model_validator
 from .article import Article
 from .compare import CompareError, Comparer, PairScore
 from .encode import EncoderSet
-from .feeds import feed_health
+from .feeds import feed_health, feed_store
 from .read import FieldNames, ReadError, parse_date, read_one, record_article, url_fetcher
 from .stories import Story, StoryStore
 
@@ -313,7 +313,7 @@ def create_app(
             if found is None:
                 raise HTTPException(404, f"no article {key}")
             member, article = found
-            entry = stories.store.entries_of([article.id]).get(article.id)
+            entry = feed_store(stories.store).entries_of([article.id]).get(article.id)
         return article.to_dict() | {
             "seq": member.seq,
             "story_id": member.story_id,
@@ -325,7 +325,7 @@ def create_app(
     def list_feeds() -> list[FeedOut]:
         """The feeds `storylink watch` follows, with their health."""
         with service.reading() as stories:
-            health = feed_health(stories.store)
+            health = feed_health(feed_store(stories.store))
         return [FeedOut(**vars(h)) for h in health]
 
     @app.get("/search", tags=["api"])

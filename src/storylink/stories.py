@@ -58,7 +58,8 @@ PREPARED_CACHE = 4096  # analysed articles kept in memory for comparisons
 KEY_ENTITIES = 12
 PARAMS_SETTING = "cluster_params"
 MIN_BACKGROUND = 30  # indexed articles needed to search a second encoder space
-SEARCH_EXACT_ROWS = 2_048  # a query searches larger months in their inverted lists
+SEARCH_EXACT_ROWS = 2_048  # a query searches larger months in their inverted lists…
+SEARCH_PROBES = 32  # …the 32 nearest of 512 (clustering probes 64: it acts on what it finds)
 CLUSTER_MEMORY = 50_000  # assigned articles whose clustering state stays in memory
 SPACES = (UseEncoder.name, E5Encoder.name)  # the encoder spaces articles are at home in
 ORDERS = ("newest", "largest", "grown")
@@ -580,7 +581,10 @@ class StoryStore:
                 if found is None:
                     continue
                 mean, spread = found.background(vector)
-                for seq, cosine in found.search(vector, 4 * limit, exact_rows=SEARCH_EXACT_ROWS):
+                hits = found.search(
+                    vector, 4 * limit, exact_rows=SEARCH_EXACT_ROWS, probes=SEARCH_PROBES
+                )
+                for seq, cosine in hits:
                     best[seq] = max(best.get(seq, -math.inf), (cosine - mean) / spread)
         ranked = sorted(best.items(), key=lambda hit: (-hit[1], hit[0]))
         return self._hits(ranked, limit)

@@ -357,6 +357,15 @@ def test_a_revised_entry_updates_its_article_in_place(
     assert (after[0].seq, after[0].story_id) == (before[0].seq, before[0].story_id)
     assert "killing nine people" in after[1].text and after[1].id != before[1].id
     assert stories_count(tmp_path / "news.db") == 2
+    # the index files hold the new vector, once (a new process reads them)
+    with StoryStore(tmp_path / "news.db", comparer=story_comparer) as reopened:
+        seq = after[0].seq
+        vector = reopened.store.prepared([seq])[seq].vectors["use-m3"].document_vector
+        index = reopened._index("use-m3")
+        assert index is not None
+        hits = index.search(vector, 5)
+    assert hits[0][0] == seq and hits[0][1] > 0.99
+    assert len(hits) == 2 and len({label for label, _ in hits}) == 2
 
 
 def stories_count(db: Path) -> int:

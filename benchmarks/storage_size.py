@@ -73,7 +73,7 @@ def component_bytes(path: Path) -> dict[str, float]:
     pages["articles (without title, text, analysis)"] = pages.pop("articles") - text - analysis
     pages["analysis blob"] = analysis
     for name, size in zip(("document", "title", "sentences"), vectors, strict=True):
-        pages[f"  vectors payload: {name}"] = size
+        pages[f"  vectors payload: {name}"] = size or 0
     return pages
 
 
@@ -195,6 +195,7 @@ def replicate(source: Path, target: Path, articles: int, vectors: bool) -> int:
     articles; returns how many it holds."""
     shutil.copy(source, target)
     db = sqlite3.connect(target)
+    db.execute("PRAGMA cache_size = -1000000")  # 1 GB: the indexes grow at random places
     if not vectors:
         with db:
             db.execute("DELETE FROM vectors")

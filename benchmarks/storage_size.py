@@ -44,7 +44,7 @@ from cluster_quality import cross_validated, fold_scorers
 from storylink.cluster import ClusterParams
 from storylink.compare import Comparer
 from storylink.demo import example_articles
-from storylink.encode import EncoderSet, UseEncoder
+from storylink.encode import EncoderSet, UseEncoder, pack_vector, unpack_vector
 from storylink.entities import search_key
 from storylink.evaluate import LabelledPair, load_pairs
 from storylink.features import BOILERPLATE, PreparedArticle
@@ -73,7 +73,7 @@ def component_bytes(path: Path) -> dict[str, float]:
     pages["articles (without title, text, analysis)"] = pages.pop("articles") - text - analysis
     pages["analysis blob"] = analysis
     for name, size in zip(("document", "title", "sentences"), vectors, strict=True):
-        pages[f"  vectors payload: {name}"] = size
+        pages[f"  vectors payload: {name}"] = size or 0
     return pages
 
 
@@ -129,10 +129,11 @@ def sentence_options(pairs: list[LabelledPair], encoders: EncoderSet) -> None:
     """Candidate formats of sentence vectors: size and the `use_best_match` feature."""
     use = encoders.encoder(UseEncoder.name)
     full = Comparer(encoders=encoders, compact_vectors=False, glance=False)
-    rows = {}
+    rows, documents = {}, {}
     for article in pair_articles(pairs):
-        prepared = full.prepare(article)
-        rows[article.id] = full.vectors(prepared, use).sentence_vectors
+        vectors = full.vectors(full.prepare(article), use)
+        rows[article.id] = vectors.sentence_vectors
+        documents[article.id] = vectors.document_vector
     # a basis of USE sentence space from the project's own texts (never the pairs measured)
     texts = list(BOILERPLATE)
     for _, article in example_articles():
@@ -168,6 +169,18 @@ def sentence_options(pairs: list[LabelledPair], encoders: EncoderSet) -> None:
             f"{name:48s} {size:10d} {per_article:9.0f}  {np.corrcoef(values, exact)[0, 1]:.5f}  "
             f"{worst:9.4f}  {np.corrcoef(values, gold)[0, 1]:.4f}"
         )
+    print("document vectors: largest change of a pair's document cosine")
+    formats: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "float16 (v1)": lambda v: v.astype(np.float16).astype(np.float32),
+        "int8 (v2)": lambda v: unpack_vector(pack_vector(v)),
+    }
+    for name, rounded in formats.items():
+        kept = {key: rounded(v) for key, v in documents.items()}
+        change = max(
+            abs(float(kept[p.a.id] @ kept[p.b.id] - documents[p.a.id] @ documents[p.b.id]))
+            for p in pairs
+        )
+        print(f"  {name:16s} {change:.5f}")
 
 
 # per table: its original rows, and how a copy differs (keys moved past the originals)
@@ -195,6 +208,7 @@ def replicate(source: Path, target: Path, articles: int, vectors: bool) -> int:
     articles; returns how many it holds."""
     shutil.copy(source, target)
     db = sqlite3.connect(target)
+    db.execute("PRAGMA cache_size = -1000000")  # 1 GB: the indexes grow at random places
     if not vectors:
         with db:
             db.execute("DELETE FROM vectors")

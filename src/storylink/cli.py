@@ -68,6 +68,10 @@ def _fields(renames: list[str] | None) -> FieldNames:
         raise _fail(str(error)) from None
 
 
+WORKERS_OPTION = typer.Option(
+    min=1, help="Processes that analyse articles (each loads the models)."
+)
+BATCH_SIZE_OPTION = typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
 ALLOW_PRIVATE_OPTION = typer.Option(
     "--allow-private",
     help="Also fetch URLs on loopback and private addresses (127.0.0.1, 10.x, 192.168.x …), "
@@ -399,12 +403,8 @@ def ingest(
     ],
     db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
-    workers: Annotated[
-        int, typer.Option(min=1, help="Processes that analyse articles (each loads the models).")
-    ] = 1,
-    batch_size: Annotated[
-        int, typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
-    ] = BATCH_SIZE,
+    workers: Annotated[int, WORKERS_OPTION] = 1,
+    batch_size: Annotated[int, BATCH_SIZE_OPTION] = BATCH_SIZE,
     threshold: Annotated[float | None, typer.Option(help=THRESHOLD_HELP)] = None,
     window_days: Annotated[float | None, typer.Option(help=WINDOW_HELP)] = None,
     half_life_days: Annotated[float | None, typer.Option(help=HALF_LIFE_HELP)] = None,
@@ -957,12 +957,8 @@ def watch(
         str | None, typer.Option(help="User-Agent to send (default: storylink and its version).")
     ] = None,
     allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
-    workers: Annotated[
-        int, typer.Option(min=1, help="Processes that analyse articles (each loads the models).")
-    ] = 1,
-    batch_size: Annotated[
-        int, typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
-    ] = BATCH_SIZE,
+    workers: Annotated[int, WORKERS_OPTION] = 1,
+    batch_size: Annotated[int, BATCH_SIZE_OPTION] = BATCH_SIZE,
 ) -> None:
     """Follow feeds live: subscribe to FEEDs, then poll every subscribed feed.
 

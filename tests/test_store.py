@@ -167,6 +167,26 @@ def assert_same_vectors(a: ArticleVectors, b: ArticleVectors) -> None:
         assert np.array_equal(a.title_vector, b.title_vector)
 
 
+def test_a_story_store_of_the_previous_version_opens_and_rebuilds_its_indexes(
+    tmp_path: Path, v1_items: list[PreparedArticle]
+) -> None:
+    """What the shipped code left: a v1 database and whole-file `.npz` indexes beside it."""
+    from storylink.stories import StoryStore
+
+    path = tmp_path / "v1.db"
+    write_v1_store(path, v1_items, {1: [1, 2, 3], 2: [4, 6], 3: [5]})
+    legacy = [path.with_name(f"v1.db.{key}.npz") for key in ("use-m3", "use-m3.title")]
+    for file in legacy:
+        file.write_bytes(b"an index of the previous version")
+    with StoryStore(path) as stories:
+        assert {s.size for s in stories.stories()} == {3, 2, 1}
+        index = stories._index("use-m3")
+        assert index is not None and len(index) == 5  # rebuilt from the migrated vectors
+        stories.recluster()  # a writer: keeps the new indexes, drops the old files
+    assert not any(file.exists() for file in legacy)
+    assert (path.with_name("v1.db.use-m3.index") / "manifest.json").exists()
+
+
 def test_an_interrupted_migration_goes_on_where_it_stopped(
     tmp_path: Path, v1_items: list[PreparedArticle], monkeypatch: pytest.MonkeyPatch
 ) -> None:

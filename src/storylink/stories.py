@@ -236,9 +236,6 @@ class StoryStore:
             self._indexes[key] = ShardedIndex.open(
                 self._index_path(key), dimension, stored, writer=self._writing
             )
-            legacy = self.path.with_name(f"{self.path.name}.{key}.npz")  # before schema 2
-            if self._writing and legacy.exists():
-                legacy.unlink()
         return self._indexes[key]
 
     def _writable_index(self, encoder: str, view: str, dimension: int) -> ShardedIndex:
@@ -315,6 +312,8 @@ class StoryStore:
         if not self._writing:
             self._writing = True
             self._indexes.clear()  # reopened as the writer: it appends to their files
+            for legacy in self.path.parent.glob(f"{self.path.name}.*.npz"):  # before schema 2
+                legacy.unlink()
         return handle
 
     def _unlock(self, handle: Any) -> None:

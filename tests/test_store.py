@@ -348,3 +348,21 @@ def test_story_rows_keep_their_sole_space(tmp_path: Path) -> None:
     assert [r.sole_space for r in store.story_rows([1, 2])] == ["use-m3", None]
     assert {r.sole_space for r in store.find_stories(StoryFilter())} == {"use-m3", None}
     store.close()
+
+
+def test_a_revision_replaces_the_names_the_entity_filter_finds(tmp_path: Path) -> None:
+    store = entity_store(tmp_path / "s.db")
+    assert [r.id for r in store.find_stories(StoryFilter(entities=("vladimir putin",)))] == [1]
+    article = Article("story 1, revised", "Other text.", "en", published=START)
+    mentions = [Mention("Angela Merkel", "person", "Angela Merkel")]
+    revised = PreparedArticle(article, EntityProfile("en", mentions), [], [])
+    revised.vectors["use-m3"] = random_vectors(article, 11)
+    store.revise(1, "use-m3", revised)
+    assert store.find_stories(StoryFilter(entities=("vladimir putin",))) == []  # no stale words
+    assert [r.id for r in store.find_stories(StoryFilter(entities=("merkel",)))] == [1]
+    words = store._db.execute("SELECT COUNT(*) FROM entity_words").fetchone()[0]
+    fresh = entity_store(tmp_path / "fresh.db")
+    before = fresh._db.execute("SELECT COUNT(*) FROM entity_words").fetchone()[0]
+    assert words == before - 3 + 2  # "vladimir putin", "moscow" out; "angela merkel" in
+    store.close()
+    fresh.close()

@@ -568,9 +568,13 @@ class SQLiteStore:
             [(word, entity.lastrowid) for word in entity_words(search_key(label))],
         )
 
-    def _put_article(self, seq: int, home: str, prepared: PreparedArticle, now: str) -> None:
+    def _put_article(
+        self, seq: int, home: str, prepared: PreparedArticle, now: str, revision: bool = False
+    ) -> None:
         """Write an article with its names and vectors; a revision replaces all three."""
         a = prepared.article
+        if revision:
+            self._drop_names_and_vectors(seq)
         self._db.execute(
             "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -594,17 +598,26 @@ class SQLiteStore:
                 ),
             ),
         )
-        self._db.execute(
-            "DELETE FROM entity_words WHERE entity IN (SELECT rowid FROM entities WHERE seq = ?)",
-            (seq,),
-        )
-        self._db.execute("DELETE FROM entities WHERE seq = ?", (seq,))
         for m in prepared.names.mentions:
             if m.proper:
                 self._put_entity(seq, m.kind, m.label)
-        self._db.execute("DELETE FROM vectors WHERE seq = ?", (seq,))
         for vectors in prepared.vectors.values():
             self._put_vectors(seq, vectors)
+
+    def _drop_names_and_vectors(self, seq: int) -> None:
+        """Before a revision: the article's entities, their filter words (deleted by their
+        key, which the words table is ordered by: no scan) and its vectors."""
+        entities = self._db.execute("SELECT rowid, label FROM entities WHERE seq = ?", (seq,))
+        self._db.executemany(
+            "DELETE FROM entity_words WHERE word = ? AND entity = ?",
+            [
+                (word, rowid)
+                for rowid, label in entities.fetchall()
+                for word in entity_words(search_key(label))
+            ],
+        )
+        self._db.execute("DELETE FROM entities WHERE seq = ?", (seq,))
+        self._db.execute("DELETE FROM vectors WHERE seq = ?", (seq,))
 
     def _put_vectors(self, seq: int, vectors: ArticleVectors) -> None:
         title = vectors.title_vector
@@ -924,7 +937,7 @@ class SQLiteStore:
         setting (`StoryStore.catch_up`)."""
         with self._db:
             row = self._db.execute("SELECT ingested_at FROM articles WHERE seq = ?", (seq,))
-            self._put_article(seq, home, prepared, row.fetchone()[0])
+            self._put_article(seq, home, prepared, row.fetchone()[0], revision=True)
             self._db.execute(
                 "UPDATE stories SET first_ts = span.first, last_ts = span.last FROM ("
                 "SELECT MIN(a.published_ts) AS first, MAX(a.published_ts) AS last "

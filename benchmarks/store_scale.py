@@ -316,6 +316,13 @@ def sidecars(db: Path) -> list[Path]:
     return [p for p in found if p.exists()]
 
 
+def _bytes(path: Path) -> int:
+    """A file's size, or everything in a directory (an index of monthly shards)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
 def meta_path(db: Path) -> Path:
     return db.with_name(db.stem + "-fill.json")
 
@@ -567,7 +574,7 @@ def disk(db: Path) -> dict[str, Any]:
     store = SQLiteStore(db)
     articles = store.next_seq() - 1
     store.close()
-    files = {p.name: p.stat().st_size for p in sidecars(db)}
+    files = {p.name: _bytes(p) for p in sidecars(db)}
     index = sum(size for name, size in files.items() if name.startswith(db.name + "."))
     total = sum(files.values())
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)

@@ -419,6 +419,20 @@ def test_subscribing_twice_changes_nothing_and_removing_drops_the_entries(tmp_pa
     store.close()
 
 
+def test_a_feed_named_again_is_polled_at_once(tmp_path: Path) -> None:
+    """Refused without --allow-private, then named again with it: no half-hour back-off."""
+    now = 1_800_000_000.0
+    with StoryStore(tmp_path / "news.db") as stories:
+        watcher = Watcher(stories, Fetcher(), clock=lambda: now)
+        assert watcher.subscribe([FeedSource("https://a.example/rss")]) == 1
+        (feed,) = stories.store.feeds()
+        feed.next_poll, feed.failures = now + 1800, 1
+        stories.store.save_feed(feed)
+        assert watcher.next_due() == now + 1800
+        assert watcher.subscribe([FeedSource("https://a.example/rss")]) == 0
+        assert watcher.next_due() == now
+
+
 def test_schedule_adapts_to_how_often_a_feed_publishes() -> None:
     now = 1_800_000_000.0
     assert adaptive_interval([], now) == DEFAULT_INTERVAL

@@ -139,9 +139,18 @@ class Watcher:
     # ---------------------------------------------------------------- subscriptions
 
     def subscribe(self, sources: Iterable[FeedSource]) -> int:
-        """Add feeds to the store's subscriptions; returns how many were new."""
+        """Add feeds to the store's subscriptions; returns how many were new. Feeds named
+        again are due at once, back-off or not: the user asked for them (e.g. again with
+        `--allow-private` after a refusal)."""
         interval = DEFAULT_INTERVAL if self.interval is None else self.interval
-        return sum(self.store.subscribe(s.url, s.title, s.category, interval) for s in sources)
+        sources = list(sources)
+        added = sum(self.store.subscribe(s.url, s.title, s.category, interval) for s in sources)
+        named, now = {s.url for s in sources}, self.clock()
+        for feed in self.store.feeds():
+            if feed.url in named and feed.next_poll > now and not feed.disabled:
+                feed.next_poll = now
+                self.store.save_feed(feed)
+        return added
 
     def stop(self) -> None:
         """Finish the batch in flight, then return from `run` (signal handlers call this)."""

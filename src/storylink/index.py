@@ -507,28 +507,6 @@ class ShardedIndex:
         except (OSError, ValueError, KeyError):
             return ""
 
-    def replace_files(self) -> None:
-        """Write the whole index as a new generation (after re-clustering rebuilt it)."""
-        assert self.directory is not None
-        fresh = self.directory.with_name(self.directory.name + ".new")
-        shutil.rmtree(fresh, ignore_errors=True)
-        final = self.directory
-        self.directory, self.generation = fresh, os.urandom(8).hex()
-        for shard in self._shards.values():  # everything becomes a tail, written anew
-            if shard.disk is not None and shard.disk.count:
-                rows, vectors = np.array(shard.disk.live_rows()), np.array(shard.disk.vectors)
-                tail, shard.disk = shard.tail, None
-                shard.tail = _Block.empty(self.dimension)
-                shard.tail.append(vectors, rows)
-                shard.tail.append(tail.vectors[: tail.count], tail.live_rows())
-        self._retrained = self._centroids is not None
-        self.flush()
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(fresh, final)
-        self.directory = final
-        for key in list(self._shards):
-            self._shards[key] = self._mapped_shard(key, len(self._shards[key]))
-
 
 def _npy_bytes(array: np.ndarray) -> bytes:
     import io

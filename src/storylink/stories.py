@@ -410,7 +410,6 @@ class StoryStore:
         """Append what the indexes gained to their files, after the store committed it."""
         for index in self._indexes.values():
             index.flush()
-            index.generation = index.generation or index.saved_generation()
 
     def _assign(
         self,
@@ -745,22 +744,25 @@ class StoryStore:
             seqs = list(revisions)
             results = analyse_chunk([revisions[seq] for seq in seqs], comparer=self.comparer)
             problems = [r for r in results if isinstance(r, str)]
-            revised = [(s, r) for s, r in zip(seqs, results, strict=True) if not isinstance(r, str)]
-            homes = {m.seq: m.encoder for m in self.store.members_of([s for s, _ in revised])}
-            opened = []  # before the store says they are stale: opening then would rebuild them
-            for seq, prepared in revised:
-                home = self.comparer.home_encoder(prepared).name
+            revised = [
+                (seq, self.comparer.home_encoder(result).name, result)
+                for seq, result in zip(seqs, results, strict=True)
+                if not isinstance(result, str)
+            ]
+            was_home = {m.seq: m.encoder for m in self.store.members_of([s for s, _, _ in revised])}
+            holding = []  # opened before the store says they are stale: then they'd be rebuilt
+            for seq, home, prepared in revised:
                 dimension = len(prepared.vectors[home].document_vector)
-                for encoder in (homes[seq], home):
+                for encoder in {was_home[seq], home}:  # old and new home: each index once
                     for view in ("document", "title"):
-                        opened.append((seq, self._writable_index(encoder, view, dimension)))
+                        holding.append((seq, self._writable_index(encoder, view, dimension)))
             self.store.set_setting(STALE_SETTING, True)
-            for seq, index in opened:
+            for seq, index in holding:
                 index.remove(seq)
-            for seq, prepared in revised:
-                self.store.revise(seq, self.comparer.home_encoder(prepared).name, prepared)
+            for seq, home, prepared in revised:
+                self.store.revise(seq, home, prepared)
                 self._cache.pop(seq, None)
-                self._add_to_indexes(seq, self.comparer.home_encoder(prepared).name, prepared)
+                self._add_to_indexes(seq, home, prepared)
             self._flush_indexes()
             self.store.set_setting(STALE_SETTING, False)
             self._live = None

@@ -269,6 +269,13 @@ class OnlineClusterer:
     def _fade(self, gap_days: float) -> float:
         return float(0.5 ** (gap_days / self.params.half_life_days))
 
+    def _window(self, ts: float | None) -> tuple[float | None, float | None]:
+        """The publication times an article at `ts` is compared with (any, when undated)."""
+        if ts is None:
+            return None, None
+        window = self.params.window_days * DAY
+        return ts - window, ts + window
+
     def _gap_days(self, seq: int, ts: float | None) -> float:
         """Days between a time and an earlier article's (0 when either is unknown)."""
         state = self._article_states([seq]).get(seq)
@@ -281,8 +288,7 @@ class OnlineClusterer:
         """Stories worth scoring, each with its members among the neighbours (nearest first):
         near neighbours' stories, then name-sharing ones elsewhere (no neighbours)."""
         params = self.params
-        window = params.window_days * DAY
-        since, until = (None, None) if ts is None else (ts - window, ts + window)
+        since, until = self._window(ts)
         if not params.member_time:
             since, until = None, None  # the story's span decides, below
         found = self.neighbours(encoder, document, params.neighbours, since, until)
@@ -323,8 +329,7 @@ class OnlineClusterer:
         """(id, headline) of the most recent stories within the window told only in other
         encoder spaces, which this encoder's index cannot see."""
         params = self.params
-        window = params.window_days * DAY
-        since, until = (None, None) if ts is None else (ts - window, ts + window)
+        since, until = self._window(ts)
         found: dict[int, tuple[int, float | None]] = {}  # id → headline, last time
         if self.stored is not None:
             for story_id, headline, last in self.stored.recent_sole_space(

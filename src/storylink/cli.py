@@ -24,7 +24,7 @@ from .cluster import ClusterParams
 from .compare import CompareError, Comparer, PairScore
 from .encode import EncoderSet
 from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score_pairs
-from .feeds import DEFAULT_INTERVAL, FeedSource, feed_store
+from .feeds import FeedSource, feed_store, subscribe
 from .fetch import FetchPolicy
 from .paths import cache_dir
 from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fetcher
@@ -1064,8 +1064,7 @@ def feeds_add(
     """Subscribe to feeds without polling them (`storylink watch` polls them)."""
     sources = _sources(feeds)
     with _open(db) as stories:
-        store = feed_store(stories.store)
-        added = sum(store.subscribe(s.url, s.title, s.category, DEFAULT_INTERVAL) for s in sources)
+        added = subscribe(feed_store(stories.store), sources)
     console.print(f"{_count(added, 'new feed')}, {len(sources) - added} already subscribed")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import urllib.parse
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,6 +206,14 @@ def _status(feed: FeedRow) -> str:
     if feed.failures:
         return "failing"
     return "ok" if feed.last_success else "new"
+
+
+def subscribe(
+    store: FeedStore, sources: Iterable[FeedSource], interval: float = DEFAULT_INTERVAL
+) -> int:
+    """Add feeds to a store's subscriptions (a feed already there is left as it is); returns
+    how many were new."""
+    return sum(store.subscribe(s.url, s.title, s.category, interval) for s in sources)
 
 
 def feed_store(store: Store) -> FeedStore:

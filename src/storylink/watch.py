@@ -37,6 +37,7 @@ from .feeds import (
     feed_store,
     host_of,
     parse_entries,
+    subscribe,
 )
 from .fetch import Fetcher, FetchError, Response
 from .read import ReadError, decode, domain, parse_html
@@ -144,7 +145,7 @@ class Watcher:
         `--allow-private` after a refusal)."""
         interval = DEFAULT_INTERVAL if self.interval is None else self.interval
         sources = list(sources)
-        added = sum(self.store.subscribe(s.url, s.title, s.category, interval) for s in sources)
+        added = subscribe(self.store, sources, interval)
         named, now = {s.url for s in sources}, self.clock()
         for feed in self.store.feeds():
             if feed.url in named and feed.next_poll > now and not feed.disabled:

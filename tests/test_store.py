@@ -241,7 +241,8 @@ def test_compact_is_idempotent_and_what_the_store_returns(tmp_path: Path, dimens
     for seq, compact in expected.items():
         (stored,) = loaded[seq].vectors.values()
         assert_same_vectors(stored, compact)
-    documents = dict(store.document_vectors(next(iter(expected.values())).encoder))
+    encoder = next(iter(expected.values())).encoder
+    documents = {seq: v for seq, _, v in store.indexed_vectors(encoder, "document")}
     assert all(np.array_equal(documents[s], c.document_vector) for s, c in expected.items())
     store.close()
 

@@ -246,8 +246,6 @@ class Store(Protocol):
     def members(self) -> list[Member]: ...
     def story_rows(self, ids: Sequence[int] | None = None) -> list[StoryRow]: ...
     def prepared(self, seqs: Sequence[int]) -> dict[int, PreparedArticle]: ...
-    def document_vectors(self, encoder: str, after_seq: int = 0) -> Iterator[tuple[int, Any]]: ...
-    def title_vectors(self, encoder: str, after_seq: int = 0) -> Iterator[tuple[int, Any]]: ...
     def find_stories(self, where: StoryFilter) -> list[StoryRow]: ...
     def story_members(self, story_id: int) -> list[tuple[Member, Article]]: ...
     def story_entities(self, story_id: int, limit: int) -> list[tuple[str, str, int]]: ...
@@ -481,7 +479,7 @@ ARTICLE_COLUMNS += "a.id, a.title, a.text, a.url, a.source, a.published, a.origi
 
 
 def _member_article(row: sqlite3.Row) -> tuple[Member, Article]:
-    member = Member(row[0], row[1], row[2], row[3], row[4], row[5] or 0.0)
+    member = _member(row)
     published = datetime.fromisoformat(row[11]) if row[11] else None
     article = Article(row[7], row[8], row[2], row[9], row[10], published, row[12], row[6])
     return member, article
@@ -634,10 +632,10 @@ class SQLiteStore:
 
     def members(self) -> list[Member]:
         rows = self._db.execute(
-            "SELECT a.seq, a.encoder, a.language, a.published_ts, m.story_id, m.centrality "
-            "FROM articles a LEFT JOIN memberships m ON m.seq = a.seq ORDER BY a.seq"
+            f"SELECT {MEMBER_COLUMNS} FROM articles a "
+            "LEFT JOIN memberships m ON m.seq = a.seq ORDER BY a.seq"
         )
-        return [Member(r[0], r[1], r[2], r[3], r[4], r[5] or 0.0) for r in rows]
+        return [_member(r) for r in rows]
 
     def story_rows(self, ids: Sequence[int] | None = None) -> list[StoryRow]:
         if ids is None:
@@ -674,23 +672,6 @@ class SQLiteStore:
                     unit(sentence_vectors.mean(axis=0)) if len(sentence_vectors) else doc,
                 )
         return found
-
-    def document_vectors(self, encoder: str, after_seq: int = 0) -> Iterator[tuple[int, Any]]:
-        """Document vectors of the articles whose home encoder this is, in ingestion order."""
-        return self._home_vectors("v.document", encoder, after_seq)
-
-    def title_vectors(self, encoder: str, after_seq: int = 0) -> Iterator[tuple[int, Any]]:
-        """Title vectors (the document's for an untitled article), as `document_vectors`."""
-        return self._home_vectors("COALESCE(v.title, v.document)", encoder, after_seq)
-
-    def _home_vectors(self, column: str, encoder: str, after_seq: int) -> Iterator[tuple[int, Any]]:
-        rows = self._db.execute(
-            f"SELECT v.seq, {column} FROM vectors v JOIN articles a ON a.seq = v.seq "
-            "WHERE a.encoder = ? AND v.encoder = a.encoder AND v.seq > ? ORDER BY v.seq",
-            (encoder, after_seq),
-        )
-        for seq, blob in rows:
-            yield seq, _vector(blob)
 
     def find_stories(self, where: StoryFilter) -> list[StoryRow]:
         """Stories in the filter's order, read along the index of that order; a language or

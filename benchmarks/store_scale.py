@@ -53,7 +53,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,6 @@ from storylink.stories import StoryStore, pair_articles
 DATA = Path("/work/scale-data")
 PAIRS = Path(__file__).resolve().parents[1] / "../shared/data/semeval8/dev_pairs.jsonl"
 END = datetime(2026, 1, 1, tzinfo=UTC)
-START = END - timedelta(days=730)
 DAY = 86_400.0
 COMMIT_ARTICLES = 2_000  # articles per fill transaction
 NEW_BATCHES, NEW_PER_BATCH, NEW_DAYS = 5, 100, 30
@@ -247,13 +246,13 @@ def story_sizes(total: int, rng: np.random.Generator) -> list[int]:
     return sizes
 
 
-def plan(total: int, count: int, rng: np.random.Generator) -> list[PlannedStory]:
-    """Synthetic stories over the two years before `END`, by start time."""
+def plan(total: int, count: int, rng: np.random.Generator, years: float = 2) -> list[PlannedStory]:
+    """Synthetic stories over the `years` before `END`, by start time."""
     stories = []
-    span = (END - START).total_seconds()
+    span = years * 365 * DAY
     for size in story_sizes(total, rng):
         template = int(rng.integers(count))
-        start = START.timestamp() + float(rng.uniform(0, span - 7 * DAY))
+        start = END.timestamp() - span + float(rng.uniform(0, span - 7 * DAY))
         offsets = np.sort(np.minimum(rng.exponential(1.5 * DAY, size), 6 * DAY))
         offsets[0] = 0.0
         stories.append(PlannedStory(0, start, [(start + float(o), template) for o in offsets]))
@@ -327,14 +326,15 @@ def meta_path(db: Path) -> Path:
     return db.with_name(db.stem + "-fill.json")
 
 
-def fill(db: Path, total: int, seed: int) -> dict[str, Any]:
-    """A fresh store of `total` synthetic articles in synthetic stories; indexes built."""
+def fill(db: Path, total: int, seed: int, years: float = 2) -> dict[str, Any]:
+    """A fresh store of `total` synthetic articles in synthetic stories over `years`; indexes
+    built. More years at the same size: fewer articles in a new article's time window."""
     pool = templates()
     for path in sidecars(db):
         path.unlink()
     db.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    stories = plan(total, len(pool), rng)
+    stories = plan(total, len(pool), rng, years)
     store = SQLiteStore(db)
     seq, pending, written = store.next_seq(), [], 0
     started = time.perf_counter()
@@ -366,6 +366,7 @@ def fill(db: Path, total: int, seed: int) -> dict[str, Any]:
         "articles": total,
         "stories": len(stories),
         "seed": seed,
+        "years": years,
         "fill_s": round(fill_s, 1),
         "fill_rate": round(total / fill_s, 1),
         "open_s": round(open_s, 3),
@@ -673,6 +674,9 @@ def main() -> None:
     parser.add_argument("--measure", action="store_true", help="measure the store at --db")
     parser.add_argument("--sizes", help="fill and measure each size, e.g. 10000,100000")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument(
+        "--years", type=float, default=2, help="--fill: spread the articles over this many years"
+    )
     parser.add_argument("--json", action="store_true", help="also print one JSON object")
     parser.add_argument(
         "--profile", action="store_true", help="then cProfile a first and a second batch"
@@ -698,7 +702,7 @@ def main() -> None:
     if not args.db or not (args.fill or args.measure):
         parser.error("say --fill N --db PATH, --measure --db PATH, or --sizes")
     if args.fill:
-        filled = fill(args.db, args.fill, args.seed)
+        filled = fill(args.db, args.fill, args.seed, args.years)
         print(fill_line(filled))
     if args.measure:
         result = measure(args.db, args.seed, args.profile)

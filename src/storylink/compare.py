@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -140,7 +141,7 @@ SAME_STORY_THRESHOLD = 0.5
 
 
 def align(
-    similarity: np.ndarray, sentences_a: list[str], sentences_b: list[str], threshold: float
+    similarity: np.ndarray, sentences_a: Sequence[str], sentences_b: Sequence[str], threshold: float
 ) -> list[AlignedSentence]:
     """One-to-one sentence pairs whose similarity is at least `threshold`, best first."""
     order = np.dstack(np.unravel_index(np.argsort(-similarity, axis=None), similarity.shape))[0]

@@ -247,7 +247,7 @@ class ArticleVectors:
     """An article's sentences with their vectors, its title vector and its document vector."""
 
     encoder: str
-    sentences: list[str]
+    sentences: Sequence[str]
     sentence_vectors: np.ndarray
     title_vector: np.ndarray | None
     document_vector: np.ndarray  # the whole text encoded at once

@@ -201,6 +201,7 @@ class StoryStore:
         self.batch_size = batch_size
         self._indexes: dict[str, ShardedIndex] = {}
         self._writing = False  # holds the writer lock: may append to the index files
+        self._indexes_writable = False  # the open indexes were opened by the writer
         self._ceiling: int | None = None  # while re-clustering: the article being placed
         self._cache: OrderedDict[int, PreparedArticle] = OrderedDict()
         self._saved: set[tuple[int, str]] = set()  # of cached articles: (seq, encoder) stored
@@ -236,6 +237,7 @@ class StoryStore:
             self._indexes[key] = ShardedIndex.open(
                 self._index_path(key), dimension, stored, writer=self._writing
             )
+            self._indexes_writable &= self._writing
         return self._indexes[key]
 
     def _writable_index(self, encoder: str, view: str, dimension: int) -> ShardedIndex:
@@ -311,14 +313,18 @@ class StoryStore:
             raise StoreError(f"{self.path}: another storylink process is writing to it") from None
         if not self._writing:
             self._writing = True
-            self._indexes.clear()  # reopened as the writer: it appends to their files
+            live = self._live is not None and self._live[1] == self.store.next_seq()
+            if not live or not self._indexes_writable:
+                self._indexes.clear()  # reopened as the writer: it appends to their files
+            self._indexes_writable = True
             for legacy in self.path.parent.glob(f"{self.path.name}.*.npz"):  # before schema 2
                 legacy.unlink()
         return handle
 
     def _unlock(self, handle: Any) -> None:
+        """Release the writer lock; the indexes stay open (flushed, and still the writer's
+        while nobody else writes: the next `add` goes on with them instead of reopening)."""
         self._writing = False
-        self._indexes.clear()
         handle.close()
 
     def ingest(

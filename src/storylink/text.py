@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from typing import overload
 
 # Arabic-Indic, Extended Arabic-Indic (Persian/Urdu), Devanagari and fullwidth digits → ASCII;
 # the Arabic decimal and thousands separators → "." and ",".
@@ -61,3 +63,27 @@ def sentences(text: str, max_sentences: int = 200) -> list[str]:
         if len(found) >= max_sentences:
             break
     return found[:max_sentences]
+
+
+class SentencesOf(Sequence[str]):
+    """`sentences(text)`, or the whole text when it has none, split when first read: a stored
+    article loaded only to score a pair needs its sentence vectors, not their texts."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._found: list[str] | None = None
+
+    def _split(self) -> list[str]:
+        if self._found is None:
+            self._found = sentences(self._text) or [self._text.strip()]
+        return self._found
+
+    def __len__(self) -> int:
+        return len(self._split())
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        return self._split()[index]

@@ -133,7 +133,7 @@ def test_a_v1_store_migrates_in_place(tmp_path: Path, v1_items: list[PreparedArt
         assert after.dates == before.dates and after.numbers == before.numbers
         (encoder,) = before.vectors
         old, new = before.vectors[encoder], after.vectors[encoder]
-        assert new.sentences == old.sentences
+        assert list(new.sentences) == old.sentences
         title = None if old.title_vector is None else v1_values(old.title_vector)
         v1 = ArticleVectors(
             encoder,
@@ -157,7 +157,7 @@ def test_a_v1_store_migrates_in_place(tmp_path: Path, v1_items: list[PreparedArt
 
 
 def assert_same_vectors(a: ArticleVectors, b: ArticleVectors) -> None:
-    assert a.encoder == b.encoder and a.sentences == b.sentences
+    assert a.encoder == b.encoder and list(a.sentences) == list(b.sentences)
     assert np.array_equal(a.sentence_vectors, b.sentence_vectors)
     assert np.array_equal(a.document_vector, b.document_vector)
     assert np.array_equal(a.sentence_mean_vector, b.sentence_mean_vector)

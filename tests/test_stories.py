@@ -355,7 +355,7 @@ def _toy_clusterer(
         lambda encoder, vector, k, since, until: [
             (s, c) for s, c in cosine.items() if s in clusterer.articles
         ],
-        lambda seq: articles[seq],
+        lambda seqs: {seq: articles[seq] for seq in seqs},
         params,
     )
     for seq in (1, 2):

@@ -129,7 +129,7 @@ class Decision:
 
 
 Neighbours = Callable[[str, np.ndarray, int, float | None, float | None], list[tuple[int, float]]]
-Loader = Callable[[int], PreparedArticle]
+Loader = Callable[[Sequence[int]], dict[int, PreparedArticle]]
 
 
 class StoredStories(Protocol):
@@ -150,10 +150,11 @@ class OnlineClusterer:
     """Assigns articles to stories one at a time; `assign` is the whole algorithm.
 
     `neighbours(encoder, vector, k, since, until)` gives the (seq, cosine) of earlier articles
-    with that home encoder published in [since, until] or undated; `load(seq)` gives an earlier
-    article's analysis; `stored` (optional) gives what was assigned before this clusterer
-    started. All three are the caller's (the story store keeps the index, a cache and the
-    database), so this module needs no database. Without `stored` everything stays in memory.
+    with that home encoder published in [since, until] or undated; `load(seqs)` gives earlier
+    articles' analyses (a new article's all at once: one store query, not one each); `stored`
+    (optional) gives what was assigned before this clusterer started. All three are the
+    caller's (the story store keeps the index, a cache and the database), so this module needs
+    no database. Without `stored` everything stays in memory.
     """
 
     def __init__(
@@ -183,14 +184,19 @@ class OnlineClusterer:
         document = prepared.vectors[encoder].document_vector
         params = self.params
         best_story, best_probability, compared = None, 0.0, 0
+        scored = []  # per candidate story, its representatives in the window and their gaps
         for story, near in self._candidates(encoder, document, ts, prepared):
+            gaps = {
+                rep: self._gap_days(rep, ts) if params.member_time else 0.0
+                for rep in self._representatives(story, encoder, near)
+            }
+            scored.append((story, {r: g for r, g in gaps.items() if g <= params.window_days}))
+        loaded = self.load(list(dict.fromkeys(r for _, gaps in scored for r in gaps)))
+        for story, gaps in scored:
             probabilities = []
-            for rep in self._representatives(story, encoder, near):
-                gap = self._gap_days(rep, ts) if params.member_time else 0.0
-                if gap > params.window_days:
-                    continue
+            for rep, gap in gaps.items():
                 try:
-                    probability = self.comparer.probability(prepared, self.load(rep))
+                    probability = self.comparer.probability(prepared, loaded[rep])
                 except CompareError:
                     continue
                 compared += 1
@@ -313,8 +319,10 @@ class OnlineClusterer:
         ranked = sorted(best, key=lambda s: (-best[s], s))[: params.candidates]
         chosen = [(self._story(s), near[s]) for s in ranked]
         shared = []
-        for story_id, headline in self._elsewhere(encoder, ts):
-            names = self.load(headline).names
+        elsewhere = self._elsewhere(encoder, ts)
+        headlines = self.load([headline for _, headline in elsewhere])
+        for story_id, headline in elsewhere:
+            names = headlines[headline].names
             if not may_share_names(prepared.names, names):
                 continue
             count = len(shared_names(prepared.names, names))

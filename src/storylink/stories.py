@@ -267,15 +267,17 @@ class StoryStore:
         # re-clustering: only the articles already placed again, as when they were ingested
         return index.search(vector, k, since, until, before=self._ceiling)
 
-    def _load(self, seq: int) -> PreparedArticle:
-        prepared = self._cache.get(seq)
-        if prepared is None:
-            prepared = self.store.prepared([seq])[seq]
+    def _load(self, seqs: Sequence[int]) -> dict[int, PreparedArticle]:
+        """Stored articles' analyses, from the cache or else in one store query."""
+        found = {seq: self._cache[seq] for seq in seqs if seq in self._cache}
+        for seq in found:
+            self._cache.move_to_end(seq)
+        missing = [seq for seq in seqs if seq not in found]
+        for seq, prepared in self.store.prepared(missing).items() if missing else ():
             self._saved.update((seq, e) for e in prepared.vectors)
             self._remember(seq, prepared)
-        else:
-            self._cache.move_to_end(seq)
-        return prepared
+            found[seq] = prepared
+        return found
 
     def _remember(self, seq: int, prepared: PreparedArticle) -> None:
         self._cache[seq] = prepared
@@ -599,7 +601,7 @@ class StoryStore:
         if found is None:
             raise KeyError(f"no article {key!r} in {self.path}")
         member, article = found
-        document = self._load(member.seq).vectors[member.encoder].document_vector
+        document = self._load([member.seq])[member.seq].vectors[member.encoder].document_vector
         index = self._index(member.encoder)
         neighbours = index.search(document, 4 * limit + 1) if index else []
         hits = [

@@ -359,7 +359,7 @@ def fill(db: Path, total: int, seed: int, years: float = 2) -> dict[str, Any]:
     open_s = time.perf_counter() - opened
     load_encoders(stories_store)
     built = time.perf_counter()
-    stories_store.search("x")  # on the shipped code: builds the indexes, close() saves them
+    stories_store.save_indexes()  # as `storylink ingest` would have left them
     stories_store.close()
     index_s = time.perf_counter() - built
     result = {

@@ -154,6 +154,14 @@ def test_lost_or_damaged_indexes_are_rebuilt_from_the_store(
     assert (title / "manifest.json").exists()  # the writer keeps them
     with StoryStore(copy, comparer=story_comparer) as stories:
         assert stories.search("سد النهضة", limit=3) == after  # the files hold what memory did
+    shutil.rmtree(title)
+    with StoryStore(copy, comparer=story_comparer) as stories:
+        stories.save_indexes()  # what a bulk-loaded store needs once
+    manifest = json.loads((title / "manifest.json").read_text())
+    with StoryStore(copy, comparer=story_comparer) as stories:
+        at_home = [m for m in stories.store.members() if m.encoder == "use-m3"]
+        assert manifest["count"] == len(at_home) > 0
+        assert stories.search("سد النهضة", limit=3) == after
 
 
 def test_filters_related_and_unknown_ids(ingested: Path, story_comparer: Comparer) -> None:

@@ -690,6 +690,19 @@ class StoryStore:
 
     # ---------------------------------------------------------------- live stores
 
+    def save_indexes(self) -> None:
+        """Open every index as the writer, building what is missing from the database, and
+        save it: a store filled by other means (a bulk load, an older storylink) then opens
+        without a rebuild in every process that searches it."""
+        lock = self._lock()
+        try:
+            for encoder in SPACES:
+                for view in ("document", "title"):
+                    self._index(encoder, view)
+            self._flush_indexes()
+        finally:
+            self._unlock(lock)
+
     def catch_up(self) -> bool:
         """See what other processes committed since the last call (a cheap check): open
         indexes add the new articles (and are reopened if another writer rebuilt them);

@@ -13,7 +13,7 @@ compared with the gold names of the same kind:
   mentions marked `proper`); `--all` measures every mention, as the pair scorer sees them;
 * a found name matches a gold entity of its kind when its text or its label (for places the
   gazetteer's English name) equals one of the entity's names after normalising (letters in
-  Latin script, lower case, no punctuation), word by word, where two words are equal when one
+  Latin script, lower case, no punctuation, no leading article: "El Gobierno"), word by word, where two words are equal when one
   is the other plus an ending of at most two letters (case endings: "Польше" ~ "Польша",
   "Hills" ~ "Hill") and at least four letters agree; for people and organisations one may also
   hold all the words of the other ("President Ramnath Kovind" ~ "Ramnath Kovind");
@@ -42,6 +42,7 @@ KINDS = {"people": "person", "places": "place", "organisations": "organisation"}
 ROOT = Path(__file__).resolve().parent
 DEFAULT_GOLD = ROOT / "data" / "names_gold.json"
 DEFAULT_PAIRS = ROOT.parent.parent / "shared" / "data" / "semeval8" / "dev_pairs.jsonl"
+ARTICLES = {"the", "el", "la", "los", "las", "le", "les", "il", "lo", "der", "die", "das"}
 MAX_ENDING = 2  # letters an inflected word may add to its stem ("Польш|е", "Hill|s")
 MIN_STEM = 4
 
@@ -108,7 +109,8 @@ def texts(pairs: Path) -> dict[str, Article]:
 
 
 def words(name: str) -> tuple[str, ...]:
-    return tuple(re.findall(r"[^\W_]+", search_key(name)))
+    found = re.findall(r"[^\W_]+", search_key(name))
+    return tuple(found[1:] if len(found) > 1 and found[0] in ARTICLES else found)
 
 
 def same_word(a: str, b: str) -> bool:

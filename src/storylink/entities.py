@@ -466,9 +466,11 @@ def _also_lowercase(phrase: str, text: str, lowercase_words: set[str]) -> bool:
 
 
 def _capitalised_runs(
-    sentence: str, stop: frozenset[str], lowercase_words: set[str]
-) -> Iterable[str]:
-    """Runs of capitalised words, a stand-in for NER in cased languages without a model.
+    sentence: str, stop: frozenset[str], lowercase_words: set[str], inner: set[str]
+) -> Iterable[tuple[str, bool]]:
+    """Runs of capitalised words, a stand-in for NER in cased languages without a model, each
+    with whether its first word opens the sentence and is never capitalised inside one
+    (`inner`): such a capital proves nothing ("Genelde Japonlar", "Sarsıntılar Ege'nin").
 
     A sentence's first word is dropped from a run when the text also writes it in lower case
     ("Президент Владимир Путин" → "Владимир Путин"). A word with a case ending after an
@@ -476,18 +478,20 @@ def _capitalised_runs(
     "Sisam Adası"): Turkish marks the end of a name that way.
     """
     run: list[str] = []
+    doubtful = False
     for index, word in enumerate(tokens(sentence)):
         first_word = index == 0 and word.lower() in lowercase_words
         if word[0].isupper() and _fold_word(word) not in stop and not first_word:
+            doubtful = doubtful or (index == 0 and word not in inner)
             stem, ending = _case_ending(word)
             run.append(stem)
             if not ending:
                 continue
         if run:
-            yield " ".join(run)
-        run = []
+            yield " ".join(run), doubtful
+        run, doubtful = [], False
     if run:
-        yield " ".join(run)
+        yield " ".join(run), doubtful
 
 
 _APOSTROPHE_ENDING = re.compile(r"^(.+?)['’]([^\W\d_]{1,6})$")
@@ -536,9 +540,11 @@ PLACE_WORDS = frozenset(
     stadt gemeinde département région provincia estado región municipio comune regione oblast
     krai adası ili körfezi denizi bölgesi ilçesi""".split()
 )
-# German puts an article before a noun, not before a town's name: "im Zoo", "die Löwen".
+# German puts an article or a number before a noun, not before a town's name: "im Zoo",
+# "drei Löwen".
 _GERMAN_ARTICLES = frozenset(
-    "der die das den dem des ein eine einen einem einer eines im am zum zur vom beim ins".split()
+    """der die das den dem des ein eine einen einem einer eines im am zum zur vom beim ins
+    zwei drei vier fünf sechs sieben acht neun zehn""".split()
 )
 _SENTENCE_END = re.compile(r"(?:^|[.!?:;\n])[\s\"'“”«»„(\[¿¡\-–—•*]*$")
 _TITLE_WORD = re.compile(r"[^\W\d_]{4,}")
@@ -610,7 +616,9 @@ class _Evidence:
                 continue
             if not beside or self._title_case_line(start):
                 return False
-            before = re.search(r"([^\W\d_][\w'’-]*) $", self.text[max(0, start - 40) : start])
+            before = re.search(
+                r"([^\W\d_][\w'’-]*|[^\W\d_]\.) $", self.text[max(0, start - 40) : start]
+            )
             after = re.match(r" ([^\W\d_][\w'’-]*)", self.text[end : end + 40])
             near = [(before.group(1), start - len(before.group(0)))] if before else []
             near += [(after.group(1), end + 1)] if after else []
@@ -661,7 +669,9 @@ def _without_lowercase_start(name: str) -> str:
 _NAME_EDGES = " \t\n¿¡\"'“”«»„‘’()[]-–—,.;:"
 
 
-def _run_kind(run: str, gazetteer: Gazetteer, language: str) -> tuple[str, str] | None:
+def _run_kind(
+    run: str, doubtful: bool, gazetteer: Gazetteer, language: str
+) -> tuple[str, str] | None:
     """What a run of capitalised words names, and its name: an organisation up to the word
     that heads its name ("Avrupa Birliği", "Burs Programı" of "Burs Programı Akademik Yılı") or
     an acronym; a person when two or three words are left after the countries and large
@@ -673,6 +683,8 @@ def _run_kind(run: str, gazetteer: Gazetteer, language: str) -> tuple[str, str] 
     for end, word in enumerate(words, start=1):
         if (head := _organisation_head(word)) is not None:
             return "organisation", " ".join([*words[: end - 1], head])
+    if doubtful:
+        words.pop(0)
     while words and _large_place(words[0], gazetteer, language):
         words.pop(0)
     if not 2 <= len(words) <= 3:
@@ -704,18 +716,29 @@ def _organisation_head(word: str) -> str | None:
     return None
 
 
-def _ner_kind(name: str, kind: str, gazetteer: Gazetteer) -> str | None:
+def _ner_kind(name: str, kind: str, gazetteer: Gazetteer, evidence: _Evidence) -> str | None:
     """The kind of a name NER found: an organisation when a word heads organisations' names
-    ("El Gobierno" is no person), no person when a word is a country ("Uber México")."""
+    ("El Gobierno" is no person), no person when a word is a country ("Uber México"), nor a
+    single word named once (small NER models read "escala de Richter", "Masjid" as people)."""
     words = name.split()
     if any(_fold_word(w) in ORGANISATION_WORDS for w in words):
         return "organisation"
+    if kind == "person" and len(words) == 1 and len(evidence.occurrences(name)) < 2:
+        return None
     if kind == "person" and len(words) > 1:
         for word in words:
             place = gazetteer.lookup_key(_fold_word(word))
             if place is not None and not place.key.startswith("city:"):
                 return None
     return kind
+
+
+def _named_for(name: str, place: Place, gazetteer: Gazetteer) -> bool:
+    """Whether a name NER calls a person or an organisation is the place's own name, and the
+    place is a large one: "Iran" is Iran, but "Armenian" stays a person and "Honda" a company
+    (Honda, Colombia)."""
+    large = not place.key.startswith("city:") or place.population >= UNCASED_MIN_POPULATION
+    return large and fold(name) in gazetteer.index
 
 
 def _one_kind(names: list[Mention]) -> list[Mention]:
@@ -761,26 +784,30 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
     if nlp is not None:
         for surface, kind in _ner_names(nlp, text):
             place = place_named(surface)
-            if place is not None and (kind == "place" or fold(surface) in gazetteer.index):
-                places.append((surface, place, kind == "place"))  # a person named like a
-                # demonym stays a person
+            if place is not None and (kind == "place" or _named_for(surface, place, gazetteer)):
+                places.append((surface, place, kind == "place"))
             elif kind != "place" and evidence.plausible(surface):
-                settled = _ner_kind(surface, kind, gazetteer)
+                settled = _ner_kind(surface, kind, gazetteer, evidence)
                 names += [Mention(surface, settled, surface)] if settled else []
     elif cased:
+        split = [tokens(sentence) for sentence in sentences(text)]
+        inner = {word for words_ in split for word in words_[1:] if word[0].isupper()}
         for sentence in sentences(text):
-            for run in _capitalised_runs(sentence, stop, evidence.lowercase_words):
+            for run, doubtful in _capitalised_runs(sentence, stop, evidence.lowercase_words, inner):
                 place = place_named(run)
                 if place is not None:
                     places.append((run, place, False))
-                elif (found := _run_kind(run, gazetteer, language)) and evidence.plausible(
-                    found[1]
+                elif (found := _run_kind(run, doubtful, gazetteer, language)) and (
+                    evidence.plausible(found[1])
                 ):
                     kind, name = found
                     names.append(Mention(name, kind, name, proper=nouns_lowercase))
     tables: _Tables = ({}, {}, {})
     for gram, key in _table_grams(text, words, cased, tables):
         place = place_named(gram, key)
+        if place is None and _case_ending(gram)[1]:  # "Karşıyaka'da"
+            gram = _case_ending(gram)[0]
+            place = place_named(gram)
         if place is not None and not _also_lowercase(gram, text, evidence.lowercase_words):
             places.append((gram, place, False))
     names = _one_kind(names)

@@ -13,10 +13,11 @@ compared with the gold names of the same kind:
   mentions marked `proper`); `--all` measures every mention, as the pair scorer sees them;
 * a found name matches a gold entity of its kind when its text or its label (for places the
   gazetteer's English name) equals one of the entity's names after normalising (letters in
-  Latin script, lower case, no punctuation, no leading article: "El Gobierno"), word by word, where two words are equal when one
-  is the other plus an ending of at most two letters (case endings: "Польше" ~ "Польша",
-  "Hills" ~ "Hill") and at least four letters agree; for people and organisations one may also
-  hold all the words of the other ("President Ramnath Kovind" ~ "Ramnath Kovind");
+  Latin script, lower case, no punctuation, no leading article: "El Gobierno"), word by word,
+  where two words are equal when one is the other plus an ending of at most two letters (case
+  endings: "Польше" ~ "Польша", "Hills" ~ "Hill") and at least four letters agree; for people
+  and organisations one may also hold all the words of the other ("President Ramnath Kovind"
+  ~ "Ramnath Kovind");
 * precision: found names matching a gold entity / found names; recall: gold entities matched
   by at least one found name / gold entities. Both per kind, per language and per split
   ("develop": articles looked at while writing the filtering rules; "check": never looked at).

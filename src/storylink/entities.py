@@ -21,11 +21,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
+from itertools import product
 from typing import Any
 
 from .article import Article, hash_text
 from .dates import is_calendar_word
-from .text import CASED_SCRIPTS, fold, is_unspaced, sentences, tokens
+from .text import CASED_SCRIPTS, TOKEN, fold, is_unspaced, sentences, tokens
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +347,58 @@ def search_key(name: str) -> str:
     return " ".join(anyascii(fold(name)).lower().split())
 
 
+def entity_keys(name: str, gazetteer: Gazetteer) -> tuple[str, ...]:
+    """The keys the entity filter looks a name up by (any may match): the name in Latin
+    letters as typed, the place it names in any script ("موسكو" → "moscow"), or, if it names
+    no place, its name terms, one spelling of each word in each key ("ترامب" → "TRMB", which
+    "Donald Trump" has; "Johnson" → "JHNSN" or "JNSN"): "Paris" does not find Boris."""
+    place = gazetteer.lookup(name)
+    keys = {search_key(name)}
+    if place is not None:
+        keys.add(search_key(place.name))
+    else:
+        words = _terms_by_word(name)[-MAX_KEY_WORDS:]
+        keys.update(" ".join(choice) for choice in product(*words) if choice)
+    return tuple(sorted(keys))
+
+
+MIN_TERM = 3  # consonants in a name term; "Xi", "Li" would match any name with two
+MAX_KEY_WORDS = 3  # the last words of a name typed as a filter: at most 2**3 keys
+
+
+def name_terms(name: str) -> list[str]:
+    """The terms under which the entity filter finds a person or an organisation in any script.
+
+    Each word's consonant skeleton with and without "h" (Latin writes a silent one, Arabic
+    none: "Johnson" ~ "جونسون"; Arabic writes one Latin leaves out: "Rouhani" ~ "روحاني"), in
+    capitals so that no word of a `search_key` (small letters) is one: "Trump", "ترامب",
+    "Трамп" → "TRMB". Skeletons of fewer than three letters are left out ("Xi"). A well-known
+    name whose Chinese, Japanese or Korean form transliterates to another skeleton ("特朗普"
+    is "TeLangPu") takes the terms of its Latin form (`data/known_names.json`).
+    """
+    return list(dict.fromkeys(term for terms in _terms_by_word(name) for term in terms))
+
+
+def _terms_by_word(name: str) -> list[list[str]]:
+    terms = []
+    for word in _known_names().get(fold(name), name).split():
+        shape = _word_skeleton(word)
+        forms = (shape, _RUN.sub(r"\1", shape.replace("h", "")))
+        found = list(dict.fromkeys(form.upper() for form in forms if len(form) >= MIN_TERM))
+        terms += [found] if found else []
+    return terms
+
+
+@lru_cache(maxsize=1)
+def _known_names() -> dict[str, str]:
+    """Folded Chinese, Japanese and Korean forms of well-known names → the Latin form."""
+    import json
+    from importlib import resources
+
+    data = json.loads(resources.files("storylink").joinpath("data/known_names.json").read_text())
+    return {fold(form): latin for latin, forms in data["names"].items() for form in forms}
+
+
 _LABIALS = str.maketrans("pvcq", "bfkk")
 _LONG_VOWELS = str.maketrans("ouie", "wwyy")
 
@@ -473,15 +526,23 @@ def _capitalised_runs(
     (`inner`): such a capital proves nothing ("Genelde Japonlar", "Sarsıntılar Ege'nin").
 
     A sentence's first word is dropped from a run when the text also writes it in lower case
-    ("Президент Владимир Путин" → "Владимир Путин"). A word with a case ending after an
+    ("Президент Владимир Путин" → "Владимир Путин"). Punctuation and titles end a run
+    ("Mehmet Kaya, \"Yatak", "Bakanı Kemal Arslan"). A word with a case ending after an
     apostrophe ends its run, without the ending ("Yunanistan'ın Sisam Adası'nda" → "Yunanistan",
     "Sisam Adası"): Turkish marks the end of a name that way.
     """
     run: list[str] = []
     doubtful = False
-    for index, word in enumerate(tokens(sentence)):
+    end = 0
+    for index, match in enumerate(TOKEN.finditer(sentence)):
+        word = match.group()
+        if run and sentence[end : match.start()].strip():
+            yield " ".join(run), doubtful
+            run, doubtful = [], False
+        end = match.end()
         first_word = index == 0 and word.lower() in lowercase_words
-        if word[0].isupper() and _fold_word(word) not in stop and not first_word:
+        key = _fold_word(word)
+        if word[0].isupper() and key not in stop and key not in TITLES and not first_word:
             doubtful = doubtful or (index == 0 and word not in inner)
             stem, ending = _case_ending(word)
             run.append(stem)
@@ -530,6 +591,14 @@ _TURKISH_HEADS = tuple(
     fold(word)
     for word in """birliği bakanlığı başkanlığı üniversitesi partisi derneği ajansı kurumu vakfı
     meclisi federasyonu bankası müdürlüğü valiliği belediyesi konseyi programı""".split()
+)
+# Titles written with a capital before a name, not part of it ("Bakanı Kemal Arslan").
+TITLES = frozenset(
+    fold(word)
+    for word in """president minister prime dr mr mrs ms sir general bakan bakanı bakanımız
+    başkan başkanı başkanımız cumhurbaşkanı başbakan sayın presidente ministro premier
+    präsident kanzler kanzlerin bundeskanzlerin prezydent президент министр премьер πρόεδρος
+    υπουργός""".split()
 )
 # Words naming what kind of place a name is ("Schuylkill County", "Kanton Luzern"): beside
 # one, a place's name is still the place, not part of a longer name.
@@ -691,9 +760,18 @@ def _run_kind(
         return None
     if any(w.isupper() or _fold_word(w) in PLACE_WORDS for w in words):
         return None
+    if language == "tr" and _thing_in_turkish(words[-1]):
+        return None
     if any(_large_place(word, gazetteer, language) for word in words):
         return None
     return "person", " ".join(words)
+
+
+def _thing_in_turkish(word: str) -> bool:
+    """A plural with its possessive ending closes the name of a thing ("Olimpiyat Oyunları"),
+    a family's name only after "oğul" ("Behçetoğulları")."""
+    key = _fold_word(word)
+    return key.endswith(("ları", "leri")) and not key.endswith("oğulları")
 
 
 def _large_place(word: str, gazetteer: Gazetteer, language: str) -> bool:

@@ -41,6 +41,7 @@ SPACY_MODELS = {
 _SPACY_KINDS = {"PERSON": "person", "PER": "person", "ORG": "organisation"}
 _SPACY_PLACE_LABELS = {"GPE", "LOC", "NORP", "FAC"}
 UNCASED_MIN_POPULATION = 250_000
+LARGE_CITY = 1_000_000  # a word naming a city this large is not a person's name
 MAX_ANALYSED_CHARS = 100_000  # names are looked for in the first 100k characters (~15k words)
 MAX_NGRAM = 3
 CAPITALISED_NOUNS = {"de", "lb"}  # languages that write every noun with a capital
@@ -607,7 +608,8 @@ PLACE_WORDS = frozenset(
     for word in """county province region district city state island islands valley bay lake
     river sea ocean gulf strait mountains mount kanton canton provinz bezirk landkreis kreis
     stadt gemeinde département région provincia estado región municipio comune regione oblast
-    krai adası ili körfezi denizi bölgesi ilçesi""".split()
+    krai adası ili körfezi denizi bölgesi ilçesi street road avenue square camii camisi
+    caddesi sokağı köprüsü havalimanı""".split()
 )
 # German puts an article or a number before a noun, not before a town's name: "im Zoo",
 # "drei Löwen".
@@ -775,11 +777,12 @@ def _thing_in_turkish(word: str) -> bool:
 
 
 def _large_place(word: str, gazetteer: Gazetteer, language: str) -> bool:
-    """A country, continent or city of 250,000 people or more, not a month."""
+    """A country, continent or city of a million people or more, not a month: no first name
+    ("Vladimir", "Florence" are towns of a few 100,000)."""
     place = gazetteer.lookup_key(_fold_word(word))
     if place is None or is_calendar_word(word, language):
         return False
-    return not place.key.startswith("city:") or place.population >= UNCASED_MIN_POPULATION
+    return not place.key.startswith("city:") or place.population >= LARGE_CITY
 
 
 def _organisation_head(word: str) -> str | None:
@@ -880,6 +883,8 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
                 ):
                     kind, name = found
                     names.append(Mention(name, kind, name, proper=nouns_lowercase))
+    elif is_unspaced(text):  # no NER for Chinese, Japanese, Korean: well-known names only
+        names += [Mention(form, "person", form) for form in _known_names() if form in text]
     tables: _Tables = ({}, {}, {})
     for gram, key in _table_grams(text, words, cased, tables):
         place = place_named(gram, key)
@@ -908,14 +913,14 @@ def _sure_places(
     """The places whose names the text bears out as places. Left out: names made of function
     words ("A su"), acronyms that are no country ("IMF" → Imphal), names of diseases, German
     nouns ("im Zoo"), words of the publisher's name ("(Meridian)" of Meridian Press Agency:
-    the publisher, kept as an organisation), a word of a person's name ("Bolton" of "John
-    Bolton"), and names that stand only inside longer names (`_Evidence.in_longer_name`)."""
-    people = {
-        _fold_word(word)
-        for m in names
-        if m.kind == "person" and m.proper and " " in m.text
-        for word in m.text.split()
-    }
+    the publisher, kept as an organisation), a word of a person's name written more often in
+    the name than alone ("Bolton" of "John Bolton"), and names that stand only inside longer
+    names (`_Evidence.in_longer_name`)."""
+    people: Counter[str] = Counter()  # a word of people's names → their occurrences
+    for m in names:
+        if m.kind == "person" and m.proper and " " in m.text:
+            for word in m.text.split():
+                people[_fold_word(word)] += len(evidence.occurrences(m.text))
     publisher = {_fold_word(word) for word in tokens(source or "")}
     longer = {surface for surface, _, _ in places} | {m.text for m in names}
     kept: list[Mention] = []
@@ -931,8 +936,10 @@ def _sure_places(
         if key in publisher:
             kept.append(Mention(surface, "organisation", surface))
             continue
-        if key in people or evidence.after_article(surface):
+        if evidence.after_article(surface):
             continue
+        if people[key] and 2 * people[key] >= len(evidence.occurrences(surface)):
+            continue  # within the name at least as often as alone
         if CASED_SCRIPTS.match(surface):
             spans = [
                 span

@@ -24,6 +24,15 @@ compared with the gold names of the same kind:
   ("develop": articles whose errors the filtering rules were written from; "check": annotated
   at the same time, their errors seen in listings during that work; "holdout": annotated after
   the rules were written, their errors not looked at before the figures were recorded).
+
+`--cross-script` measures the entity filter's keys on the gold people: every name of every
+gold person (aliases too) is typed as a filter (`entities.entity_keys`) against every gold
+person filed under the name as the article writes it (`store.entity_terms`); a match of the
+same person in another script is found, a match of another person is false. "today" files
+and looks up only the Latin-letter words (`search_key`), as before name terms.
+
+`--store DB` builds (once) a store of the dev articles and counts the stories the filter finds
+for well-known names typed in several scripts.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +49,9 @@ from pathlib import Path
 from storylink.article import Article
 from storylink.compare import Comparer
 from storylink.demo import example_articles, examples_path
-from storylink.entities import Mention, search_key
+from storylink.entities import Mention, default_gazetteer, entity_keys, search_key
 from storylink.evaluate import load_pairs
+from storylink.store import entity_terms, entity_words
 
 KINDS = {"people": "person", "places": "place", "organisations": "organisation"}
 ROOT = Path(__file__).resolve().parent
@@ -218,6 +229,73 @@ def print_table(table: dict[str, dict[str, dict[str, float]]]) -> None:
     print("\n(P: precision of the found names; R: recall of the gold entities; nan: none)")
 
 
+def _script(name: str) -> str:
+    letter = next((c for c in name if c.isalpha()), "")
+    return unicodedata.name(letter, "?").split()[0] if letter else "?"
+
+
+def _found(query: str, label: str, terms: bool) -> bool:
+    """Whether the entity filter, typed `query`, finds a person filed as `label`."""
+    gazetteer = default_gazetteer()
+    if terms:
+        keys, filed = entity_keys(query, gazetteer), set(entity_terms("person", label))
+    else:
+        keys, filed = (search_key(query),), set(entity_words(search_key(label)))
+    return any(set(entity_words(key) or [key]) <= filed for key in keys)
+
+
+def cross_script(gold_path: Path) -> dict[str, dict[str, int]]:
+    """Filter matches between gold people: same person across scripts found / possible, and
+    matches of different people, with name terms and as today."""
+    people = [e for a in load_gold(gold_path) for e in a.entities["people"]]
+    # the same person: entities sharing a name in Latin letters ("Erdogan" ~ "Erdoğan")
+    keys = [{search_key(n) for n in names} for names in people]
+    same = [[bool(keys[i] & keys[j]) for j in range(len(people))] for i in range(len(people))]
+    out: dict[str, dict[str, int]] = {}
+    for mode, terms in (("today", False), ("name terms", True)):
+        tally = dict.fromkeys(("same person, other script", "found"), 0)
+        tally |= dict.fromkeys(("other person, same script", "other person, other script"), 0)
+        for i, names in enumerate(people):
+            for j, other in enumerate(people):
+                label = other[0]
+                for query in names:
+                    cross = _script(query) != _script(label)
+                    if same[i][j] and cross:
+                        tally["same person, other script"] += 1
+                        tally["found"] += _found(query, label, terms)
+                    elif not same[i][j] and _found(query, label, terms):
+                        tally[f"other person, {'other' if cross else 'same'} script"] += 1
+        out[mode] = tally
+    return out
+
+
+WELL_KNOWN = [
+    ("Trump", "ترامب", "Трамп", "特朗普"),
+    ("Putin", "بوتين", "Путин", "普京"),
+    ("Erdogan", "أردوغان", "Эрдоган", "埃尔多安"),
+    ("Macron", "ماكرون", "Макрон", "马克龙"),
+    ("Merkel", "ميركل", "Меркель", "默克尔"),
+    ("Johnson", "جونسون", "Джонсон", "约翰逊"),
+    ("Soleimani", "سليماني", "Сулеймани", "苏莱曼尼"),
+]
+
+
+def store_counts(db: Path, pairs: Path) -> list[tuple[str, ...]]:
+    """Stories the entity filter finds in a store of the dev articles, per name and script."""
+    from storylink.stories import StoryStore
+
+    with StoryStore(db) as stories:
+        if stories.store.count("articles") == 0:
+            articles = [
+                a for pair in load_pairs(pairs / "dev_pairs.jsonl") for a in (pair.a, pair.b)
+            ]
+            stories.add(articles)
+        return [
+            tuple(f"{name} {len(stories.stories(entity=name, limit=1000))}" for name in names)
+            for names in WELL_KNOWN
+        ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -227,7 +305,16 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="every mention, not only proper ones")
     parser.add_argument("--json", action="store_true", help="the table as JSON")
     parser.add_argument("--errors", action="store_true", help="list wrong and missed names")
+    parser.add_argument("--cross-script", action="store_true", help="filter keys across scripts")
+    parser.add_argument("--store", type=Path, help="a store of the dev articles (built once)")
     args = parser.parse_args()
+    if args.cross_script:
+        print(json.dumps(cross_script(args.gold), indent=1))
+        return
+    if args.store:
+        for row in store_counts(args.store, args.pairs):
+            print(" | ".join(row))
+        return
     results = run(args.gold, args.pairs, args.all)
     table = summary(results)
     if args.json:

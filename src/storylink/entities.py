@@ -381,8 +381,16 @@ def name_terms(name: str) -> list[str]:
 
 
 def _terms_by_word(name: str) -> list[list[str]]:
+    """Each word's terms: its skeletons, or a well-known name's Latin form's; none for the
+    other Chinese, Japanese and Korean words, whose syllables match names only by chance."""
     terms = []
-    for word in _known_names().get(fold(name), name).split():
+    known = _known_names()
+    for word in re.split(r"[\s·・]+", known.get(fold(name), name)):
+        if fold(word) in known:
+            terms += _terms_by_word(known[fold(word)])
+            continue
+        if not word or is_unspaced(word):
+            continue
         shape = _word_skeleton(word)
         forms = (shape, _RUN.sub(r"\1", shape.replace("h", "")))
         found = list(dict.fromkeys(form.upper() for form in forms if len(form) >= MIN_TERM))

@@ -352,19 +352,23 @@ def entity_keys(name: str, gazetteer: Gazetteer) -> tuple[str, ...]:
     """The keys the entity filter looks a name up by (any may match): the name in Latin
     letters as typed, the place it names in any script ("موسكو" → "moscow"), or, if it names
     no place, its name terms, one spelling of each word in each key ("ترامب" → "TRMB", which
-    "Donald Trump" has; "Johnson" → "JHNSN" or "JNSN"): "Paris" does not find Boris."""
+    "Donald Trump" has; "Johnson" → "JHNSN" or "JNSN"): "Paris" does not find Boris. A name
+    typed in Latin letters looks up the terms of names written in other scripts only
+    ("ATRMB"): in Latin letters its words match as they are, and "Johnson" is not Johansson."""
     place = gazetteer.lookup(name)
     keys = {search_key(name)}
     if place is not None:
         keys.add(search_key(place.name))
     else:
         words = _terms_by_word(name)[-MAX_KEY_WORDS:]
-        keys.update(" ".join(choice) for choice in product(*words) if choice)
-    return tuple(sorted(keys))
+        mark = OTHER_SCRIPT if _latin(name) else ""
+        keys.update(" ".join(mark + term for term in choice) for choice in product(*words))
+    return tuple(sorted(k for k in keys if k))
 
 
 MIN_TERM = 3  # consonants in a name term; "Xi", "Li" would match any name with two
 MAX_KEY_WORDS = 3  # the last words of a name typed as a filter: at most 2**3 keys
+OTHER_SCRIPT = "A"  # marks the terms of a name not written in Latin letters ("ATRMB" of Трамп)
 
 
 def name_terms(name: str) -> list[str]:
@@ -373,16 +377,29 @@ def name_terms(name: str) -> list[str]:
     Each word's consonant skeleton with and without "h" (Latin writes a silent one, Arabic
     none: "Johnson" ~ "جونسون"; Arabic writes one Latin leaves out: "Rouhani" ~ "روحاني"), in
     capitals so that no word of a `search_key` (small letters) is one: "Trump", "ترامب",
-    "Трамп" → "TRMB". Skeletons of fewer than three letters are left out ("Xi"). A well-known
-    name whose Chinese, Japanese or Korean form transliterates to another skeleton ("特朗普"
-    is "TeLangPu") takes the terms of its Latin form (`data/known_names.json`).
+    "Трамп" → "TRMB". A name not written in Latin letters has each term once more, marked
+    ("ATRMB"; a skeleton has no vowel), for names typed in Latin letters to look up. Skeletons
+    of fewer than three letters are left out ("Xi"). A well-known name whose Chinese, Japanese
+    or Korean form transliterates to another skeleton ("特朗普" is "TeLangPu") takes the terms of
+    its Latin form (`data/known_names.json`).
     """
-    return list(dict.fromkeys(term for terms in _terms_by_word(name) for term in terms))
+    terms = [term for words in _terms_by_word(name) for term in words]
+    if not _latin(name):
+        terms += [OTHER_SCRIPT + term for term in terms]
+    return list(dict.fromkeys(terms))
+
+
+def _latin(name: str) -> bool:
+    """Written in Latin letters (the first letter decides)."""
+    letter = next((c for c in name if c.isalpha()), "")
+    return letter.isascii() or "\u00c0" <= letter <= "\u024f"
 
 
 def _terms_by_word(name: str) -> list[list[str]]:
     """Each word's terms: its skeletons, or a well-known name's Latin form's; none for the
     other Chinese, Japanese and Korean words, whose syllables match names only by chance."""
+    from anyascii import anyascii
+
     terms = []
     known = _known_names()
     for word in re.split(r"[\s·・]+", known.get(fold(name), name)):
@@ -391,7 +408,8 @@ def _terms_by_word(name: str) -> list[list[str]]:
             continue
         if not word or is_unspaced(word):
             continue
-        shape = _word_skeleton(word)
+        # Russian writes J as "Дж" ("Джонсон"), which Latin letters spell "Dzh"
+        shape = _word_skeleton(anyascii(word).replace("Dzh", "J").replace("dzh", "j"))
         forms = (shape, _RUN.sub(r"\1", shape.replace("h", "")))
         found = list(dict.fromkeys(form.upper() for form in forms if len(form) >= MIN_TERM))
         terms += [found] if found else []

@@ -656,9 +656,14 @@ class _Evidence:
     lowercase_words: set[str]
     stop: frozenset[str]
 
+    _found: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
     def occurrences(self, surface: str) -> list[tuple[int, int]]:
-        pattern = rf"(?<![^\W_]){re.escape(surface)}(?![^\W_])"
-        return [m.span() for m in re.finditer(pattern, self.text)]
+        """Where the text writes a name as a whole word (kept: names are asked for often)."""
+        if surface not in self._found:
+            pattern = rf"(?<![^\W_]){re.escape(surface)}(?![^\W_])"
+            self._found[surface] = [m.span() for m in re.finditer(pattern, self.text)]
+        return self._found[surface]
 
     def starts_sentence(self, start: int) -> bool:
         return _SENTENCE_END.search(self.text[max(0, start - 12) : start]) is not None
@@ -897,9 +902,10 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
                 settled = _ner_kind(surface, kind, gazetteer, evidence)
                 names += [Mention(surface, settled, surface)] if settled else []
     elif cased:
-        split = [tokens(sentence) for sentence in sentences(text)]
+        found = sentences(text)
+        split = [tokens(sentence) for sentence in found]
         inner = {word for words_ in split for word in words_[1:] if word[0].isupper()}
-        for sentence in sentences(text):
+        for sentence in found:
             for run, doubtful in _capitalised_runs(sentence, stop, evidence.lowercase_words, inner):
                 place = place_named(run)
                 if place is not None:
@@ -972,7 +978,7 @@ def _sure_places(
                 for name in longer
                 if len(name) > len(surface) and surface in name
                 for span in evidence.occurrences(name)
-            ]
+            ]  # (most places are in no longer name: no text scanned for them)
             if evidence.in_longer_name(surface, spans, gazetteer, beside=not by_ner):
                 continue
         kept.append(Mention(surface, "place", place.name, place.key))

@@ -49,9 +49,9 @@ from pathlib import Path
 from storylink.article import Article
 from storylink.compare import Comparer
 from storylink.demo import example_articles, examples_path
-from storylink.entities import Mention, default_gazetteer, entity_keys, search_key
+from storylink.entities import Mention, search_key
 from storylink.evaluate import load_pairs
-from storylink.store import entity_terms, entity_words
+from storylink.store import entity_words
 
 KINDS = {"people": "person", "places": "place", "organisations": "organisation"}
 ROOT = Path(__file__).resolve().parent
@@ -236,6 +236,10 @@ def _script(name: str) -> str:
 
 def _found(query: str, label: str, terms: bool) -> bool:
     """Whether the entity filter, typed `query`, finds a person filed as `label`."""
+    # here, not at the top: the name tables run on code from before name terms too
+    from storylink.entities import default_gazetteer, entity_keys
+    from storylink.store import entity_terms
+
     gazetteer = default_gazetteer()
     if terms:
         keys, filed = entity_keys(query, gazetteer), set(entity_terms("person", label))

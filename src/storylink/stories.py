@@ -508,7 +508,7 @@ class StoryStore:
     ) -> list[Story]:
         """Stories, newest (by last article), largest or most recently grown first, optionally
         filtered by a member language, a time range or a named person/place/organisation (part
-        of the name, in Latin letters or, for places, in any script)."""
+        of the name, in any script: `entities.entity_keys`)."""
         if order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
         keys: tuple[str, ...] = ()

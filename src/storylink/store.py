@@ -37,7 +37,7 @@ from .encode import (
     unpack_sentences,
     unpack_vector,
 )
-from .entities import EntityProfile, Mention, name_tables, search_key
+from .entities import EntityProfile, Mention, name_tables, name_terms, search_key
 from .features import PreparedArticle
 from .text import SentencesOf
 
@@ -337,6 +337,13 @@ def entity_words(key: str) -> list[str]:
     return sorted(set(re.findall(r"[^\W_]+", key)))
 
 
+def entity_terms(kind: str, label: str) -> list[str]:
+    """What the entity filter indexes an entity under: the words of its search key and, for a
+    person or an organisation, its name terms, which match the name in other scripts
+    (`entities.name_terms`; a place's label is the same in every script already)."""
+    return entity_words(search_key(label)) + (name_terms(label) if kind != "place" else [])
+
+
 V2_SCHEMA = """
     ALTER TABLE stories ADD COLUMN sole_space TEXT;  -- the encoder of every member, else NULL
     UPDATE stories SET sole_space = (
@@ -452,11 +459,28 @@ def _convert_v1_rows(db: sqlite3.Connection, after: int, last: int) -> None:
     )
 
 
+def _add_name_terms(db: sqlite3.Connection) -> None:
+    """Schema v4: people and organisations filed under their name terms too (`entity_terms`),
+    so that `stories --entity ترامب` finds a story naming Donald Trump. Run again after an
+    interruption it adds the rest (INSERT OR IGNORE)."""
+    with db:
+        db.executemany(
+            "INSERT OR IGNORE INTO entity_words VALUES (?,?)",
+            [
+                (term, rowid)
+                for rowid, label in db.execute(
+                    "SELECT rowid, label FROM entities WHERE kind != 'place'"
+                ).fetchall()
+                for term in name_terms(label)
+            ],
+        )
+
+
 # Each entry upgrades the schema by one version: SQL, or a function given the connection that
 # commits its own work and may be run again after an interruption (it goes on where it was).
 # Never edit a released entry, append one.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (V1_SCHEMA, _to_v2, FEEDS_SCHEMA)
+MIGRATIONS: tuple[Migration, ...] = (V1_SCHEMA, _to_v2, FEEDS_SCHEMA, _add_name_terms)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -569,7 +593,7 @@ class SQLiteStore:
         entity = self._db.execute("INSERT INTO entities VALUES (?,?,?)", (seq, kind, label))
         self._db.executemany(
             "INSERT OR IGNORE INTO entity_words VALUES (?,?)",
-            [(word, entity.lastrowid) for word in entity_words(search_key(label))],
+            [(word, entity.lastrowid) for word in entity_terms(kind, label)],
         )
 
     def _put_article(
@@ -611,13 +635,13 @@ class SQLiteStore:
     def _drop_names_and_vectors(self, seq: int) -> None:
         """Before a revision: the article's entities, their filter words (deleted by their
         key, which the words table is ordered by: no scan) and its vectors."""
-        entities = self._db.execute("SELECT rowid, label FROM entities WHERE seq = ?", (seq,))
+        entities = self._db.execute("SELECT rowid, kind, label FROM entities WHERE seq = ?", (seq,))
         self._db.executemany(
             "DELETE FROM entity_words WHERE word = ? AND entity = ?",
             [
                 (word, rowid)
-                for rowid, label in entities.fetchall()
-                for word in entity_words(search_key(label))
+                for rowid, kind, label in entities.fetchall()
+                for word in entity_terms(kind, label)
             ],
         )
         self._db.execute("DELETE FROM entities WHERE seq = ?", (seq,))

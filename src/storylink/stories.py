@@ -35,7 +35,7 @@ from .article import Article
 from .cluster import ArticleState, ClusterParams, Decision, OnlineClusterer, StoryState
 from .compare import Comparer, analyse_chunk
 from .encode import E5Encoder, EncoderSet, UseEncoder
-from .entities import search_key
+from .entities import entity_keys
 from .evaluate import (
     ClusteringScores,
     LabelledPair,
@@ -516,16 +516,14 @@ class StoryStore:
     ) -> list[Story]:
         """Stories, newest (by last article), largest or most recently grown first, optionally
         filtered by a member language, a time range or a named person/place/organisation (part
-        of the name, in Latin letters or, for places, in any script)."""
+        of the name, in any script: `entities.entity_keys`)."""
         if order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
         keys: tuple[str, ...] = ()
-        if entity and entity.strip():
-            # the name as typed, and the place it names in any script ("موسكو" → Moscow)
-            place = self.comparer.gazetteer.lookup(entity.strip())
-            keys = tuple({search_key(entity), *([search_key(place.name)] if place else [])})
+        if entity and entity.strip():  # as typed, the place it names, the person in any script
+            keys = entity_keys(entity.strip(), self.comparer.gazetteer)
         rows = self.store.find_stories(
-            StoryFilter(language, since, until, tuple(sorted(keys)), order, limit, offset)
+            StoryFilter(language, since, until, keys, order, limit, offset)
         )
         return [self._story(row) for row in rows]
 

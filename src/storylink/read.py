@@ -76,16 +76,19 @@ class ReadReport:
     errors: list[ReadError] = field(default_factory=list)
 
 
-def refuse_empty_or_binary(data: bytes, origin: str) -> None:
+def refuse_empty_or_binary(data: bytes, origin: str, collection: bool = False) -> None:
+    """Refuse empty input, and binary input unless it is a collection (JSONL, CSV), where a
+    stray NUL spoils one row, which is reported while the others are kept."""
     if not data.strip():
         raise ReadError(f"{origin}: file is empty")
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not collection and not utf16 and b"\x00" in data[:8192]:
         raise ReadError(f"{origin}: looks like a binary file, not text")
 
 
-def decode(data: bytes, origin: str) -> str:
+def decode(data: bytes, origin: str, collection: bool = False) -> str:
     """Bytes to text with the encoding detected, not assumed; binary data is refused."""
-    refuse_empty_or_binary(data, origin)
+    refuse_empty_or_binary(data, origin, collection)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -121,7 +124,12 @@ def parse_date(value: Any) -> datetime | None:
                 parsed = dateparser.parse(text, settings={"RETURN_AS_TIMEZONE_AWARE": False})
     if parsed is None:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+14:00" has no UTC time: no usable date
+        return None
+    return parsed
 
 
 def _article(title: str, text: str, origin: str, **meta: Any) -> Article:
@@ -193,8 +201,12 @@ def record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> A
 
 
 def parse_jsonl(content: str, origin: str, fields: FieldNames, report: ReadReport) -> None:
-    """One JSON object per line; a bad line is reported with its number and skipped."""
-    for number, line in enumerate(content.splitlines(), start=1):
+    """One JSON object per line; a bad line is reported with its number and skipped.
+
+    Lines end at "\n" only (JSON strings may hold U+2028 or a form feed raw), so the numbers
+    are those an editor shows.
+    """
+    for number, line in enumerate(content.split("\n"), start=1):
         if not line.strip():
             continue
         row_origin = f"{origin}#{number}"
@@ -298,7 +310,7 @@ def parse_bytes(
         refuse_empty_or_binary(data, origin)  # feedparser detects the encoding itself
         parse_feed(data, origin, report)
         return report
-    content = decode(data, origin)
+    content = decode(data, origin, collection=suffix in JSONL_SUFFIXES | CSV_SUFFIXES)
     if suffix in TEXT_SUFFIXES:
         report.articles.append(parse_text(content, origin))
     elif suffix in HTML_SUFFIXES:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import http.server
 import threading
 import time
@@ -337,3 +338,33 @@ def test_oversized_page(tmp_path: Path) -> None:
 def test_legacy_encodings(tmp_path: Path, encoding: str, title: str, body: str) -> None:
     (article,) = read(write(tmp_path, "legacy.txt", f"{title}\n{body}".encode(encoding)))
     assert (article.title, article.text) == (title, body)
+
+
+def test_directory_listings_and_index_pages_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    """A web server's listing of German file names was read as a German article; a section
+    page of linked headlines as one more article."""
+    served = tmp_path / "nachrichten"
+    served.mkdir()
+    for name in ("bundestag-haushalt.html", "wetter-muenchen.txt", "archiv-maerz.jsonl"):
+        (served / name).write_text("x", "utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/nachrichten/"
+        with pytest.raises(ReadError, match="directory listing, not an article"):
+            read(url, fetcher=Fetcher(LOCAL))
+    finally:
+        httpd.shutdown()
+    headlines = [
+        "Bundestag beschließt den Haushalt für das kommende Jahr",
+        "Unwetter in Bayern: Feuerwehr im Dauereinsatz",
+        "Bahnstreik legt den Fernverkehr in ganz Deutschland lahm",
+    ]
+    section = "<html><head><title>Politik</title></head><body><main>" + "".join(
+        f'<article><h2><a href="/{n}.html">{h}</a></h2></article>' for n, h in enumerate(headlines)
+    )
+    with pytest.raises(ReadError, match=r"index or listing page \(100% of its text is links\)"):
+        read(write(tmp_path, "politik.html", section + "</main></body></html>"))
+    (article,) = read(write(tmp_path, "page.html", HTML_PAGE))  # an article with links stays
+    assert "40 freight trains" in article.text

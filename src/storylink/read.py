@@ -12,6 +12,7 @@ import glob
 import io
 import json
 import logging
+import re
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -168,6 +169,9 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
     body = str(text)
     if title and body.startswith(title):  # the page's <h1> repeats the title
         body = body[len(title) :]
+    reason = not_an_article(content, title, body)
+    if reason:
+        raise ReadError(f"{origin}: {reason}, not an article")
     return _article(
         title,
         body,
@@ -177,6 +181,36 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
         published=parse_date(date),
         language=getattr(doc, "language", None),
     )
+
+
+LISTING_TITLE = re.compile(
+    r"^\s*(index of|directory listing for|listing of|parent directory)\b", re.I
+)
+MAX_LINKED_SHARE = 0.5  # of the text's lines (by characters) that are the text of a link
+MIN_LISTING_LINES = 3
+
+
+def not_an_article(page: str | bytes, title: str, body: str) -> str | None:
+    """Why the text found in a page is not an article, or None: a web server's directory
+    listing, or an index page (a portal's front page, a section or tag page) whose text is
+    mostly the titles of links to other pages."""
+    if LISTING_TITLE.match(title) or LISTING_TITLE.match(body.lstrip()):
+        return "a web server's directory listing"
+    lines = [" ".join(line.split()) for line in body.splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) < MIN_LISTING_LINES:
+        return None
+    from trafilatura import load_html
+
+    tree = load_html(page)
+    if tree is None:
+        return None
+    link_texts = {" ".join(a.text_content().split()) for a in tree.iter("a")}
+    linked = sum(len(line) for line in lines if line in link_texts)
+    share = linked / sum(map(len, lines))
+    if share > MAX_LINKED_SHARE:
+        return f"an index or listing page ({share:.0%} of its text is links)"
+    return None
 
 
 def record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> Article:

@@ -13,6 +13,7 @@ from typing import ClassVar
 import pytest
 
 from storylink.fetch import Fetcher, FetchPolicy
+from storylink.language import with_language
 from storylink.read import FieldNames, ReadError, read, read_many, read_one, read_url
 
 LOCAL = FetchPolicy(allowed_networks=("127.0.0.0/8",), host_interval=0)  # the test server only
@@ -368,3 +369,52 @@ def test_directory_listings_and_index_pages_are_skipped_with_a_reason(tmp_path: 
         read(write(tmp_path, "politik.html", section + "</main></body></html>"))
     (article,) = read(write(tmp_path, "page.html", HTML_PAGE))  # an article with links stays
     assert "40 freight trains" in article.text
+
+
+FEED_TEXTS = {
+    "ru": (
+        "Как пережить новогоднюю ночь",
+        "Наверное, единственное, во что сегодня можно верить "
+        "безоговорочно, так это в то, что Новый год обязательно наступит.",
+    ),
+    "ja": (
+        "ゲーム三昧な正月",
+        "色々調べてたら、新しいバージョンがこの形式をサポートしていないことが判明した。",
+    ),
+    "ko": (
+        "한글 닉네임 표시하기",
+        "시스템이 다른 인코딩으로 돌아가는데, 거기서 한글로 된 닉네임을 정할 경우에 "
+        "전송되어 오는 닉네임이 깨져 나타난다.",
+    ),
+    "fr": (
+        "La crème du port",
+        "Le port de Marseille a battu son record : la crème des armateurs "
+        "était présente à la cérémonie d'été.",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "actual", "declared"),
+    [
+        ("ru", "koi8-r", None),  # feedparser's test feeds: no declaration, so UTF-8 by rule
+        ("ja", "shift_jis", None),
+        ("ko", "euc-kr", None),
+        ("ru", "cp1251", "iso-8859-1"),  # a wrong declared code page
+        ("ja", "euc-jp", "windows-1252"),
+        ("ko", "euc-kr", "euc-kr"),  # right declarations are kept
+        ("fr", "iso-8859-1", "iso-8859-1"),
+        ("ru", "koi8-r", "koi8-r"),
+    ],
+)
+def test_feed_encoding_conflicts_are_resolved_by_evidence(
+    tmp_path: Path, language: str, actual: str, declared: str | None
+) -> None:
+    """Feeds whose bytes are not in the encoding they declare came out garbled, tagged und/es."""
+    title, text = FEED_TEXTS[language]
+    head = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    feed = f"{head}<rss><channel><item><title>{title}</title><description>{text}</description>"
+    path = write(tmp_path, "feed.xml", (feed + "</item></channel></rss>").encode(actual))
+    (article,) = read_many([path]).articles
+    assert (article.title, article.text) == (title, text)
+    assert with_language(article).language == language

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .article import hash_text
-from .read import ReadError, entry_text, is_url, parse_date
+from .read import ReadError, entry_text, feed_bytes, is_url, parse_date
 from .store import FeedRow, FeedStore, Store, StoreError
 
 DEFAULT_INTERVAL = 15 * 60.0  # a new feed, or one that does not date its entries
@@ -114,7 +114,7 @@ def parse_entries(content: bytes, origin: str) -> ParsedFeed:
     """The entries of an RSS or Atom document; `ReadError` if it is not a feed."""
     import feedparser
 
-    feed = feedparser.parse(content)
+    feed = feedparser.parse(feed_bytes(content))  # in the encoding the evidence favours
     if not feed.entries and (feed.bozo or not feed.feed):
         reason = getattr(feed, "bozo_exception", None) or "no entries"
         raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")

@@ -6,6 +6,7 @@ list of skipped inputs so that one bad file never stops a batch.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import email.utils
 import glob
@@ -30,6 +31,12 @@ MAX_PAGE_BYTES = 16 * 1024 * 1024
 MAX_TITLE_CHARS = 160
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 ENCODING_CANDIDATES = 6
+
+BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+XML_ENCODING = re.compile(rb"\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
+XML_ENCODING_ATTRIBUTE = re.compile(r"(<\?xml[^>]*?)\s+encoding\s*=\s*[\"'][^\"']*[\"']")
+MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
+DECLARED_ADVANTAGE = 0.1  # language-detection confidence a declared encoding is granted
 
 TEXT_SUFFIXES = {".txt", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -94,16 +101,50 @@ def decode(data: bytes, origin: str, collection: bool = False) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    from .language import detect_language
-
-    # charset-normalizer often ties legacy code pages (French Latin-1 read as cp1250 or cp1257
-    # gives "crčme"); among its candidates, keep the one that reads most like a language
-    candidates = [str(match) for match in list(from_bytes(data))[:ENCODING_CANDIDATES]]
+    candidates = _detected_texts(data)
     if not candidates:
         raise ReadError(f"{origin}: cannot detect the text encoding (binary file?)")
-    return max(candidates, key=lambda text: detect_language(text)[1])
+    return max(candidates, key=plausibility)
+
+
+def _detected_texts(data: bytes) -> list[str]:
+    """The data decoded in each encoding charset-normalizer finds likely, best first."""
+    from charset_normalizer import from_bytes
+
+    return [str(match) for match in list(from_bytes(data))[:ENCODING_CANDIDATES]]
+
+
+def plausibility(text: str) -> float:
+    """How much a decoded text reads like a language, markup left out: the evidence between
+    encodings. charset-normalizer often ties legacy code pages (French Latin-1 read as cp1250
+    or cp1257 gives "crčme"; KOI8-R read as Latin-1 gives "ëÁË ÐÅÒÅÖÉÔØ")."""
+    from .language import detect_language
+
+    return detect_language(MARKUP.sub(" ", text))[1]
+
+
+def feed_bytes(data: bytes) -> bytes:
+    """A feed's bytes as feedparser should read them: as they are when the encoding they
+    declare (UTF-8 if none) fits them, else re-encoded as UTF-8 from the encoding the evidence
+    favours. Feeds in KOI8-R, Shift-JIS or EUC-KR that declare nothing (so UTF-8) or the wrong
+    code page came out garbled; a declared code page wins unless another reads clearly better."""
+    if data.startswith(BYTE_ORDER_MARKS):
+        return data
+    match = XML_ENCODING.match(data)
+    declared = match.group(1).decode("ascii") if match else "utf-8"
+    try:
+        as_declared: str | None = data.decode(declared)
+    except (UnicodeDecodeError, LookupError):
+        as_declared = None
+    if as_declared is not None and codecs.lookup(declared).name == "utf-8":
+        return data  # bytes that are valid UTF-8 are UTF-8
+    best = max(_detected_texts(data), key=plausibility, default=None)
+    if best is None or (
+        as_declared is not None
+        and plausibility(as_declared) + DECLARED_ADVANTAGE >= plausibility(best)
+    ):
+        return data
+    return XML_ENCODING_ATTRIBUTE.sub(r"\1", best, count=1).encode("utf-8")
 
 
 def parse_date(value: Any) -> datetime | None:
@@ -341,8 +382,8 @@ def parse_bytes(
     """Articles from the bytes of one input whose type `suffix` names (".jsonl", ".html", …)."""
     report = ReadReport()
     if suffix in FEED_SUFFIXES:
-        refuse_empty_or_binary(data, origin)  # feedparser detects the encoding itself
-        parse_feed(data, origin, report)
+        refuse_empty_or_binary(data, origin)
+        parse_feed(feed_bytes(data), origin, report)
         return report
     content = decode(data, origin, collection=suffix in JSONL_SUFFIXES | CSV_SUFFIXES)
     if suffix in TEXT_SUFFIXES:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 EXAMPLES_RUN: dict[str, int] = {}  # test name → examples it ran (generation, replay, shrinking)
+PEER_COUNTS: dict[str, tuple[int, int]] = {}  # peer corpus → (articles read, inputs skipped)
 DEADLINE = timedelta(seconds=5)  # per example; models and locale tables load on first use
 
 

@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from hypothesis import strategies as st
 
+from storylink.language import with_language
 from storylink.read import (
     SUPPORTED_SUFFIXES,
     FieldNames,
@@ -25,7 +26,7 @@ from storylink.read import (
     read_many,
 )
 
-from .hostile import any_text, examples, news_text
+from .hostile import NEWS_ALPHABET, any_text, examples, news_text
 
 FIELDS = FieldNames()
 SUFFIXES = sorted(SUPPORTED_SUFFIXES)
@@ -164,7 +165,9 @@ def test_feeds(items: list[tuple[str | None, ...]], actual: str, declared: str, 
 
 # ------------------------------------------------------------------ CSV and JSONL
 
-row = st.fixed_dictionaries({"title": news_text, "text": news_text, "date": bad_dates})
+# cells with the characters that break naive CSV: newlines, quotes, every delimiter
+cell = news_text | st.text(st.sampled_from("ab \n\r\",;\t|\\'") | NEWS_ALPHABET, max_size=60)
+row = st.fixed_dictionaries({"title": cell, "text": cell, "date": bad_dates})
 
 
 @examples(
@@ -219,6 +222,27 @@ def test_jsonl_keeps_good_lines(lines: list[tuple[bool, str, str]]) -> None:
         assert str(error).startswith("input.jsonl#")
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | any_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELD_KEYS = ["title", "text", "url", "date", "lang", "source"]
+
+
+@examples(200, st.lists(st.dictionaries(st.sampled_from(FIELD_KEYS), json_values), max_size=5))
+def test_jsonl_fields_of_any_type(records: list[dict[str, object]]) -> None:
+    """Numbers, lists, objects, NaN where strings belong: each article read can be analysed
+    and printed as the CLI does (language, JSON)."""
+    data = "\n".join(json.dumps(r) for r in records).encode("utf-8")
+    report = read_or_refuse(data, ".jsonl") if records else None
+    for article in report.articles if isinstance(report, ReadReport) else []:
+        assert all(isinstance(v, str | None) for v in (article.url, article.source))
+        json.dumps(with_language(article).to_dict())
+
+
 @examples(300, any_text | bad_dates)
 def test_parse_date(value: str | None) -> None:
     """Any date string: an aware datetime or None."""
@@ -260,3 +284,19 @@ def test_dates_without_a_utc_time_are_dropped() -> None:
     assert parse_date("0001-01-01T00:00:00+14:00") is None
     assert parse_date("9999-12-31T23:59:59-14:00") is None
     assert parse_date("2026-05-04T10:30:00+02:00") == datetime(2026, 5, 4, 8, 30, tzinfo=UTC)
+
+
+def test_metadata_that_is_not_text_is_left_out() -> None:
+    """Found by test_jsonl_fields_of_any_type: a number as language crashed language detection,
+    a list as URL reached the store."""
+    rows = [
+        {"text": "The port of Valencia opened a rail terminal.", "lang": 7, "url": ["x"]},
+        {"text": 2026, "title": 1.5, "date": {"y": 1}},
+        {"text": ["not", "text"]},
+    ]
+    report = read_or_refuse("\n".join(map(json.dumps, rows)).encode("utf-8"), ".jsonl")
+    assert isinstance(report, ReadReport)
+    first, second = report.articles
+    assert (first.language, first.url, with_language(first).language) == (None, None, "en")
+    assert (second.title, second.text, second.published) == ("1.5", "2026", None)
+    assert [str(e) for e in report.errors] == ["input.jsonl#3: field 'text' holds list, not text"]

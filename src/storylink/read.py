@@ -255,23 +255,37 @@ def not_an_article(page: str | bytes, title: str, body: str) -> str | None:
 
 
 def record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> Article:
-    def get(name: str) -> Any:
+    """An article from a JSONL object or CSV row. Title and text must be text (numbers are
+    written out); metadata that is not text (a list as URL, a number as language) is left
+    out, so the article is kept and its language detected."""
+
+    def text(name: str) -> str:
         value = record.get(name)
-        return None if value in (None, "") else value
+        if value is None or isinstance(value, str):
+            return value or ""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise ReadError(f"{origin}: field '{name}' holds {type(value).__name__}, not text")
+
+    def meta(name: str) -> str | None:
+        value = record.get(name)
+        return value.strip() or None if isinstance(value, str) else None
 
     if fields.text not in record:
         raise ReadError(
             f"{origin}: no '{fields.text}' field (fields: {', '.join(map(str, record))}); "
             "name the text field with --field text=NAME"
         )
+    url = meta(fields.url)
+    date = record.get(fields.date)
     return _article(
-        str(get(fields.title) or ""),
-        str(get(fields.text) or ""),
+        text(fields.title),
+        text(fields.text),
         origin,
-        url=get(fields.url),
-        source=get(fields.source) or domain(get(fields.url)),
-        published=parse_date(get(fields.date)),
-        language=get(fields.language),
+        url=url,
+        source=meta(fields.source) or domain(url),
+        published=parse_date(date if isinstance(date, str | int | float) else None),
+        language=meta(fields.language),
     )
 
 
@@ -343,7 +357,7 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
                     f"{origin}#{number}",
                     url=entry.get("link"),
                     source=source or domain(entry.get("link")),
-                    published=parse_date(entry.get("published") or entry.get("updated")),
+                    published=entry_date(entry),
                     language=entry.get("language") or feed.feed.get("language"),
                 )
             )
@@ -351,6 +365,12 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
             report.errors.append(error)
     if reason and len(report.articles) == read_before:
         raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")
+
+
+def entry_date(entry: Any) -> datetime | None:
+    """A feedparser entry's publication date, else its update date (read as stored: asking
+    feedparser for a missing "updated" warns of a deprecated fallback)."""
+    return parse_date(dict.get(entry, "published") or dict.get(entry, "updated"))
 
 
 def entry_text(entry: Any) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import strategies as st
 
 from storylink.article import Article
-from storylink.compare import CompareError, Comparer, PairScore
+from storylink.compare import CompareError, Comparer, PairScore, analyse_chunk
 from storylink.dates import find_dates, find_numbers, shared_dates, shared_numbers
 from storylink.entities import default_gazetteer, profile, search_key, shared_names, skeleton
 
@@ -137,3 +137,44 @@ def test_weekday_at_the_edge_of_the_calendar() -> None:
     """Found by test_dates_and_numbers: "Sunday" in a text dated 1 January of year 1 overflowed."""
     (mention,) = find_dates("on Sunday", "en", datetime(1, 1, 1, tzinfo=UTC))
     assert mention.weekday == 6 and mention.year is None
+
+
+DIGIT_SCRIPTS = {"latin": "0123456789", "arabic": "٠١٢٣٤٥٦٧٨٩", "persian": "۰۱۲۳۴۵۶۷۸۹"}
+
+
+@examples(
+    300,
+    st.integers(min_value=2, max_value=10**12),
+    st.sampled_from(["", ",", ".", " ", "٬"]),
+    st.sampled_from(sorted(DIGIT_SCRIPTS)),
+    st.sampled_from(["", "Les ", "قتل ", "погибли ", "共有"]),
+)
+def test_numbers_across_scripts(value: int, separator: str, script: str, before: str) -> None:
+    """A whole number written with any thousands separator in any digit script is read as
+    itself, wherever it stands in a sentence."""
+    grouped = f"{value:,}".replace(",", separator) if separator else str(value)
+    written = grouped.translate(str.maketrans("0123456789", DIGIT_SCRIPTS[script]))
+    text = f"{before}{written} people."
+    (number,) = find_numbers(text)
+    assert number.value == value and number.text == written
+
+
+@examples(
+    15,
+    st.lists(st.tuples(glued, st.sampled_from([None, *LANGUAGES, "\x00", "123"])), max_size=4),
+    deadline=None,  # e5 loads on the first article USE does not cover
+)
+def test_analysis_batch_reports_each_bad_article(
+    comparer: Comparer, items: list[tuple[str, str | None]]
+) -> None:
+    """A batch of any articles: one result per article, an analysis or a message saying why
+    not, and never "analysis failed" (the safety net that marks a crash)."""
+    articles = [
+        Article("", text or ".", language=language, origin=f"batch#{n}")
+        for n, (text, language) in enumerate(items, 1)
+    ]
+    results = analyse_chunk(articles, comparer)
+    assert len(results) == len(articles)
+    for article, result in zip(articles, results, strict=True):
+        if isinstance(result, str):
+            assert result.startswith(article.origin) and "analysis failed" not in result

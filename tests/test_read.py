@@ -418,3 +418,17 @@ def test_feed_encoding_conflicts_are_resolved_by_evidence(
     (article,) = read_many([path]).articles
     assert (article.title, article.text) == (title, text)
     assert with_language(article).language == language
+
+
+@pytest.mark.parametrize(
+    ("language", "actual", "declared"),
+    [("ru", "cp1251", "utf-8"), ("ru", "koi8-r", "windows-1251"), ("ja", "shift_jis", "latin-1")],
+)
+def test_html_read_in_its_real_encoding_not_the_declared_one(
+    tmp_path: Path, language: str, actual: str, declared: str
+) -> None:
+    title, text = FEED_TEXTS[language]
+    page = f'<html><head><meta charset="{declared}"><title>{title}</title></head><body>'
+    page += f"<article><h1>{title}</h1><p>{text}</p><p>{text}</p></article></body></html>"
+    (article,) = read(write(tmp_path, "page.html", page.encode(actual)))
+    assert article.title == title and text in article.text

@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from hypothesis import strategies as st
 
+from storylink.demo import examples_path
 from storylink.language import with_language
 from storylink.read import (
     SUPPORTED_SUFFIXES,
@@ -24,6 +25,7 @@ from storylink.read import (
     parse_bytes,
     parse_date,
     read_many,
+    read_one,
 )
 
 from .hostile import NEWS_ALPHABET, any_text, examples, news_text
@@ -300,3 +302,17 @@ def test_metadata_that_is_not_text_is_left_out() -> None:
     assert (first.language, first.url, with_language(first).language) == (None, None, "en")
     assert (second.title, second.text, second.published) == ("1.5", "2026", None)
     assert [str(e) for e in report.errors] == ["input.jsonl#3: field 'text' holds list, not text"]
+
+
+@examples(200, any_text)
+def test_field_renames_and_entry_specs(text: str) -> None:
+    """Any --field value: field names or the CLI's ValueError; any SOURCE#N: an article or
+    ReadError."""
+    try:
+        FieldNames.parse([text])
+    except ValueError as error:
+        assert "--field" in str(error)
+    try:
+        read_one(f"{examples_path()}#{text}")
+    except ReadError as error:
+        assert str(error)

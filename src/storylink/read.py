@@ -108,10 +108,12 @@ def decode(data: bytes, origin: str, collection: bool = False) -> str:
 
 
 def _detected_texts(data: bytes) -> list[str]:
-    """The data decoded in each encoding charset-normalizer finds likely, best first."""
+    """The data decoded in each encoding charset-normalizer finds likely, best first; what the
+    data declares (a page's meta charset) is left out: it is the claim under test."""
     from charset_normalizer import from_bytes
 
-    return [str(match) for match in list(from_bytes(data))[:ENCODING_CANDIDATES]]
+    found = from_bytes(data, preemptive_behaviour=False)
+    return [str(match) for match in list(found)[:ENCODING_CANDIDATES]]
 
 
 def plausibility(text: str) -> float:

@@ -24,33 +24,39 @@ def examples(
     n: int, *strategies: st.SearchStrategy[Any], deadline: timedelta | None = DEADLINE
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Decorate `body(*fixtures, *values)` into a pytest test that runs it on up to `n`
-    generated inputs; its leading parameters (all but one per strategy) are pytest fixtures."""
+    generated inputs; its leading parameters (all but one per strategy) are pytest fixtures.
+
+    One warm-up example runs first without a deadline, so that loading models or locale
+    tables on a busy CI machine cannot make the timed examples flaky."""
 
     def wrap(body: Callable[..., None]) -> Callable[..., None]:
-        ran = 0
         parameters = list(inspect.signature(body).parameters.values())
         fixtures = parameters[: len(parameters) - len(strategies)]
         generated = [p.name for p in parameters[len(fixtures) :]]
 
         def test(**fixture_values: Any) -> None:
-            nonlocal ran
+            ran = 0
 
-            @settings(
-                max_examples=n,
-                deadline=deadline,
-                derandomize=True,
-                database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-            )
-            @given(st.tuples(*strategies))
-            def run(values: tuple[Any, ...]) -> None:
-                nonlocal ran
-                ran += 1
-                body(**fixture_values, **dict(zip(generated, values, strict=True)))
+            def runner(count: int, limit: timedelta | None) -> Callable[[], None]:
+                @settings(
+                    max_examples=count,
+                    deadline=limit,
+                    derandomize=True,
+                    database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+                )
+                @given(st.tuples(*strategies))
+                def run(values: tuple[Any, ...]) -> None:
+                    nonlocal ran
+                    ran += 1
+                    body(**fixture_values, **dict(zip(generated, values, strict=True)))
 
-            run()
+                return run  # type: ignore[no-any-return]
+
+            runner(1, None)()
+            runner(n, deadline)()
             EXAMPLES_RUN[body.__name__] = ran
-            assert ran > 0, f"{body.__name__} ran no examples"
+            assert ran > 1, f"{body.__name__} ran no examples"
 
         test.__name__ = test.__qualname__ = body.__name__
         test.__doc__ = body.__doc__

@@ -3,11 +3,13 @@
 `examples(n, ...)` is hypothesis's `@given` with at most `n` examples, a fixed seed (the same
 examples in CI as on a laptop), a per-example deadline, and a tally of the examples each test
 ran; `tests/conftest.py` prints the tally at the end of the run and each test asserts it ran.
+STORYLINK_EXAMPLES_SCALE=10 runs ten times the examples, for a longer hunt than CI allows.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 EXAMPLES_RUN: dict[str, int] = {}  # test name → examples it ran (generation, replay, shrinking)
 PEER_COUNTS: dict[str, tuple[int, int]] = {}  # peer corpus → (articles read, inputs skipped)
 DEADLINE = timedelta(seconds=5)  # per example; models and locale tables load on first use
+SCALE = int(os.environ.get("STORYLINK_EXAMPLES_SCALE", "1"))  # e.g. 10 for a longer hunt
 
 
 def examples(
@@ -54,7 +57,7 @@ def examples(
                 return run  # type: ignore[no-any-return]
 
             runner(1, None)()
-            runner(n, deadline)()
+            runner(n * SCALE, deadline)()
             EXAMPLES_RUN[body.__name__] = ran
             assert ran > 1, f"{body.__name__} ran no examples"
 

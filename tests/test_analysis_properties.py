@@ -96,7 +96,6 @@ def test_dates_and_numbers(text: str, language: str, when: datetime | None) -> N
     glued,
     st.sampled_from(LANGUAGES),
     st.sampled_from(LANGUAGES),
-    deadline=timedelta(seconds=20),  # spaCy's models load on the first text of their language
 )
 def test_name_matching(text_a: str, text_b: str, language_a: str, language_b: str) -> None:
     """Names found and matched in any two texts; a text shares every one of its names with

@@ -14,7 +14,15 @@ import pytest
 
 from storylink.fetch import Fetcher, FetchPolicy
 from storylink.language import with_language
-from storylink.read import FieldNames, ReadError, read, read_many, read_one, read_url
+from storylink.read import (
+    FieldNames,
+    ReadError,
+    not_an_article,
+    read,
+    read_many,
+    read_one,
+    read_url,
+)
 
 LOCAL = FetchPolicy(allowed_networks=("127.0.0.0/8",), host_interval=0)  # the test server only
 
@@ -432,3 +440,10 @@ def test_html_read_in_its_real_encoding_not_the_declared_one(
     page += f"<article><h1>{title}</h1><p>{text}</p><p>{text}</p></article></body></html>"
     (article,) = read(write(tmp_path, "page.html", page.encode(actual)))
     assert article.title == title and text in article.text
+
+
+def test_an_article_about_an_index_is_an_article() -> None:
+    assert (
+        not_an_article("<p>x</p>", "Index of consumer prices rose", "Index of prices rose.") is None
+    )
+    assert not_an_article("<p>x</p>", "Index of /news/2024", "Name\nLast modified") is not None

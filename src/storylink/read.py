@@ -226,9 +226,8 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
     )
 
 
-LISTING_TITLE = re.compile(
-    r"^\s*(index of|directory listing for|listing of|parent directory)\b", re.I
-)
+# "Index of /news/2024" (Apache, nginx), "Directory listing for /news/" (Python's http.server)
+LISTING_TITLE = re.compile(r"^\s*(index of|directory listing for|listing of)\s+/", re.I)
 MAX_LINKED_SHARE = 0.5  # of the text's lines (by characters) that are the text of a link
 MIN_LISTING_LINES = 3
 

@@ -97,3 +97,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stories.ingest([str(examples_path())])
     with serving(db, "--token", TOKEN, "--max-body", "200000") as base:
         yield base
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many examples each property-based test ran, and what the peer corpora gave (see
+    tests/hostile.py)."""
+    from .hostile import EXAMPLES_RUN, PEER_COUNTS
+
+    if EXAMPLES_RUN:
+        terminalreporter.section("hypothesis examples run")
+        for name, count in sorted(EXAMPLES_RUN.items()):
+            terminalreporter.write_line(f"{count:6d}  {name}")
+        terminalreporter.write_line(f"{sum(EXAMPLES_RUN.values()):6d}  in all")
+    if PEER_COUNTS:
+        terminalreporter.section("peer corpora: storylink read")
+        for corpus, (read, skipped) in sorted(PEER_COUNTS.items()):
+            terminalreporter.write_line(f"{corpus}: {read} read, {skipped} skipped, 0 tracebacks")

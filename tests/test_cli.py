@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from rich.cells import cell_len
 
 from storylink.demo import examples_path
 
 from .conftest import SEED_AR, SEED_EN, need
 
 
-def storylink(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "storylink.cli", *args], capture_output=True, text=True, timeout=600
-    )
+def storylink(*args: str, columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the command line; `columns` sets the terminal width the tables must fit."""
+    env = {**os.environ, "COLUMNS": str(columns)} if columns else None
+    command = [sys.executable, "-m", "storylink.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_help_teaches() -> None:
@@ -104,6 +108,12 @@ def test_story_commands_end_to_end(tmp_path: Path) -> None:
     assert [s["size"] for s in listed] == [6, 6, 6, 2, 2]
     arabic = json.loads(storylink("stories", "--db", db, "--language", "ar", "--json").stdout)
     assert len(arabic) == 2  # the quake and the Nile summit
+    for name in ("Arabic", "arabic", "العربية"):  # a name found nothing before
+        named = storylink("stories", "--db", db, "--language", name, "--json")
+        assert json.loads(named.stdout) == arabic, named.stderr
+    martian = storylink("stories", "--db", db, "--language", "Martian")
+    assert martian.returncode == 2 and "unknown language 'Martian'" in martian.stderr
+    assert "e.g. ar, Arabic" in martian.stderr
     story_id = str(arabic[0]["id"])
     shown = json.loads(
         storylink("story", story_id, "--db", db, "--language", "ar", "--json").stdout
@@ -117,6 +127,19 @@ def test_story_commands_end_to_end(tmp_path: Path) -> None:
     related = storylink("related", f"{examples_path()}#1", "--db", db, "--json")
     assert related.returncode == 0, related.stderr
     assert json.loads(related.stdout)["article"]["origin"].endswith("#1")
+    ids = [hit["article"]["id"] for hit in json.loads(related.stdout)["related"]]
+    for command in (
+        ["stories"],
+        ["story", story_id],
+        ["search", "earthquake"],
+        ["related", f"{examples_path()}#1"],
+    ):
+        shown = storylink(*command, "--db", db, columns=80)
+        assert shown.returncode == 0, shown.stderr
+        assert max(cell_len(line) for line in shown.stdout.splitlines()) <= 80, shown.stdout
+        assert "…" not in shown.stdout.replace(" …", ""), "a column was clipped"
+    narrow = storylink("related", f"{examples_path()}#1", "--db", db, columns=80).stdout
+    assert ids and all(i in narrow for i in ids), narrow  # whole, to be copied
     out = tmp_path / "stories.jsonl"
     assert storylink("export", str(out), "--db", db).returncode == 0
     assert len(out.read_text("utf-8").splitlines()) == 5
@@ -142,3 +165,29 @@ def test_text_that_looks_like_markup_is_printed_as_written(tmp_path: Path) -> No
     assert "[en]" in result.stdout and "[ru]" in result.stdout
     listing = storylink("read", str(a))
     assert listing.returncode == 0 and "[sic]" in listing.stdout
+
+
+def test_a_failed_ingest_creates_no_database(tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    result = storylink("ingest", str(tmp_path / "missing.txt"), "--db", str(db))
+    assert result.returncode == 2 and "missing.txt: no such file" in result.stderr
+    assert "was not created" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_other_libraries_are_quiet_without_verbose(tmp_path: Path) -> None:
+    """trafilatura logged "discarding data: None" for each entry without text (382 times over
+    feedparser's test feeds); only storylink's own words reach the terminal, unless -v."""
+    feed = tmp_path / "feed.rss"
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>C</title>'
+        '<item><title>Picture</title><description>&lt;img src="a.png"&gt;</description></item>'
+        "<item><title>Valencia</title><description>&lt;p&gt;The port of Valencia opened a new "
+        "rail terminal on Monday.&lt;/p&gt;</description></item></channel></rss>",
+        "utf-8",
+    )
+    quiet = storylink("read", str(feed), "--json")
+    assert quiet.returncode == 1 and len(quiet.stdout.splitlines()) == 1
+    assert quiet.stderr.split() == ["skipped:", f"{feed}#1:", "article", "has", "no", "text"]
+    verbose = storylink("-v", "read", str(feed), "--json")
+    assert "trafilatura.core: discarding data: None" in verbose.stderr

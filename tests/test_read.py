@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import http.server
 import threading
 import time
@@ -12,7 +13,16 @@ from typing import ClassVar
 import pytest
 
 from storylink.fetch import Fetcher, FetchPolicy
-from storylink.read import FieldNames, ReadError, read, read_many, read_one, read_url
+from storylink.language import with_language
+from storylink.read import (
+    FieldNames,
+    ReadError,
+    not_an_article,
+    read,
+    read_many,
+    read_one,
+    read_url,
+)
 
 LOCAL = FetchPolicy(allowed_networks=("127.0.0.0/8",), host_interval=0)  # the test server only
 
@@ -337,3 +347,103 @@ def test_oversized_page(tmp_path: Path) -> None:
 def test_legacy_encodings(tmp_path: Path, encoding: str, title: str, body: str) -> None:
     (article,) = read(write(tmp_path, "legacy.txt", f"{title}\n{body}".encode(encoding)))
     assert (article.title, article.text) == (title, body)
+
+
+def test_directory_listings_and_index_pages_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    """A web server's listing of German file names was read as a German article; a section
+    page of linked headlines as one more article."""
+    served = tmp_path / "nachrichten"
+    served.mkdir()
+    for name in ("bundestag-haushalt.html", "wetter-muenchen.txt", "archiv-maerz.jsonl"):
+        (served / name).write_text("x", "utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/nachrichten/"
+        with pytest.raises(ReadError, match="directory listing, not an article"):
+            read(url, fetcher=Fetcher(LOCAL))
+    finally:
+        httpd.shutdown()
+    headlines = [
+        "Bundestag beschließt den Haushalt für das kommende Jahr",
+        "Unwetter in Bayern: Feuerwehr im Dauereinsatz",
+        "Bahnstreik legt den Fernverkehr in ganz Deutschland lahm",
+    ]
+    section = "<html><head><title>Politik</title></head><body><main>" + "".join(
+        f'<article><h2><a href="/{n}.html">{h}</a></h2></article>' for n, h in enumerate(headlines)
+    )
+    with pytest.raises(ReadError, match=r"index or listing page \(100% of its text is links\)"):
+        read(write(tmp_path, "politik.html", section + "</main></body></html>"))
+    (article,) = read(write(tmp_path, "page.html", HTML_PAGE))  # an article with links stays
+    assert "40 freight trains" in article.text
+
+
+FEED_TEXTS = {
+    "ru": (
+        "Как пережить новогоднюю ночь",
+        "Наверное, единственное, во что сегодня можно верить "
+        "безоговорочно, так это в то, что Новый год обязательно наступит.",
+    ),
+    "ja": (
+        "ゲーム三昧な正月",
+        "色々調べてたら、新しいバージョンがこの形式をサポートしていないことが判明した。",
+    ),
+    "ko": (
+        "한글 닉네임 표시하기",
+        "시스템이 다른 인코딩으로 돌아가는데, 거기서 한글로 된 닉네임을 정할 경우에 "
+        "전송되어 오는 닉네임이 깨져 나타난다.",
+    ),
+    "fr": (
+        "La crème du port",
+        "Le port de Marseille a battu son record : la crème des armateurs "
+        "était présente à la cérémonie d'été.",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "actual", "declared"),
+    [
+        ("ru", "koi8-r", None),  # feedparser's test feeds: no declaration, so UTF-8 by rule
+        ("ja", "shift_jis", None),
+        ("ko", "euc-kr", None),
+        ("ru", "cp1251", "iso-8859-1"),  # a wrong declared code page
+        ("ja", "euc-jp", "windows-1252"),
+        ("ko", "euc-kr", "euc-kr"),  # right declarations are kept
+        ("fr", "iso-8859-1", "iso-8859-1"),
+        ("ru", "koi8-r", "koi8-r"),
+    ],
+)
+def test_feed_encoding_conflicts_are_resolved_by_evidence(
+    tmp_path: Path, language: str, actual: str, declared: str | None
+) -> None:
+    """Feeds whose bytes are not in the encoding they declare came out garbled, tagged und/es."""
+    title, text = FEED_TEXTS[language]
+    head = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    feed = f"{head}<rss><channel><item><title>{title}</title><description>{text}</description>"
+    path = write(tmp_path, "feed.xml", (feed + "</item></channel></rss>").encode(actual))
+    (article,) = read_many([path]).articles
+    assert (article.title, article.text) == (title, text)
+    assert with_language(article).language == language
+
+
+@pytest.mark.parametrize(
+    ("language", "actual", "declared"),
+    [("ru", "cp1251", "utf-8"), ("ru", "koi8-r", "windows-1251"), ("ja", "shift_jis", "latin-1")],
+)
+def test_html_read_in_its_real_encoding_not_the_declared_one(
+    tmp_path: Path, language: str, actual: str, declared: str
+) -> None:
+    title, text = FEED_TEXTS[language]
+    page = f'<html><head><meta charset="{declared}"><title>{title}</title></head><body>'
+    page += f"<article><h1>{title}</h1><p>{text}</p><p>{text}</p></article></body></html>"
+    (article,) = read(write(tmp_path, "page.html", page.encode(actual)))
+    assert article.title == title and text in article.text
+
+
+def test_an_article_about_an_index_is_an_article() -> None:
+    assert (
+        not_an_article("<p>x</p>", "Index of consumer prices rose", "Index of prices rose.") is None
+    )
+    assert not_an_article("<p>x</p>", "Index of /news/2024", "Name\nLast modified") is not None

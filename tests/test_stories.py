@@ -222,7 +222,11 @@ def test_export_jsonl_and_parquet(ingested: Path, story_comparer: Comparer, tmp_
     table = pd.read_parquet(tmp_path / "a.parquet")
     assert len(table) == 22 and table["story_id"].nunique() == 5
     assert set(table["language"]) == set(frame["language"])
-    assert str(frame["published"].dtype).startswith("datetime64")
+    for published in (table["published"], frame["published"]):  # one zone, however sources wrote
+        assert str(published.dtype) == "datetime64[us, UTC]"
+    assert table["text"].str.len().min() > 100
+    izmir = table[table["origin"].str.endswith("#1")].iloc[0]
+    assert {"Kemal Arslan"} <= set(izmir["people"]) and "Athens" in set(izmir["places"])
 
 
 def test_bad_inputs_in_a_batch_are_reported_and_the_rest_kept(

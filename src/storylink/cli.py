@@ -26,6 +26,7 @@ from .encode import EncoderSet
 from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score_pairs
 from .feeds import FeedSource, feed_store, subscribe
 from .fetch import FetchPolicy
+from .language import language_code
 from .paths import cache_dir
 from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fetcher
 from .scorer import RIDGE_ALPHA, Scorer
@@ -96,6 +97,19 @@ def _pairs(path: Path) -> list[LabelledPair]:
         return load_pairs(path)
     except (OSError, ReadError) as error:
         raise _fail(str(error)) from None
+
+
+TEXT_COLUMNS = {"title", "origin", "source", "headline"}
+
+
+def _add_columns(table: Table, *names: str) -> None:
+    """Text columns share the width and wrap; the others (ids, codes, scores, times) never
+    wrap, so that an article id can be copied whole and tables fit an 80-column terminal."""
+    for name in names:
+        if name in TEXT_COLUMNS:
+            table.add_column(name, ratio=1, overflow="fold")
+        else:
+            table.add_column(name, no_wrap=True)
 
 
 def _short(text: str, limit: int = 90) -> str:
@@ -221,8 +235,7 @@ def read_command(
             print(json.dumps(article.to_dict(), ensure_ascii=False))
     else:
         table = Table(title=f"{len(articles)} articles, {len(report.errors)} skipped")
-        for column in ("id", "lang", "published", "title", "origin"):
-            table.add_column(column, overflow="fold")
+        _add_columns(table, "id", "lang", "published", "title", "origin")
         for article in articles:
             published = article.published.date().isoformat() if article.published else ""
             title, origin = _short(article.title, 70), escape(article.origin)
@@ -422,6 +435,7 @@ def ingest(
     """
     fields = _fields(field)
     params = _params(threshold, window_days, half_life_days)
+    existed = db.exists()
     with _open(db, params, workers, batch_size) as stories:
         errors.print("[dim]reading inputs and loading models …[/]", highlight=False)
         before = stories.store.count("articles")
@@ -446,6 +460,8 @@ def ingest(
                 raise typer.Exit(130) from None
     for problem in report.skipped:
         errors.print(f"[yellow]skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    if not existed and not report.added:
+        _remove_new_store(db)
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -459,6 +475,16 @@ def ingest(
         raise typer.Exit(2)
     if report.skipped:
         raise typer.Exit(1)
+
+
+def _remove_new_store(db: Path) -> None:
+    """A command that added nothing leaves no database behind it created (with its lock and
+    SQLite journal files; vector indexes exist only once an article is stored)."""
+    for path in (db, *(db.with_name(db.name + end) for end in (".lock", "-wal", "-shm"))):
+        path.unlink(missing_ok=True)
+    errors.print(
+        f"nothing added: {escape(str(db))} was not created", highlight=False, soft_wrap=True
+    )
 
 
 @app.command()
@@ -512,11 +538,25 @@ def _date(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
+def _language(value: str | None) -> str | None:
+    """A --language given as a code or a name ("ar", "Arabic"), as the store's code."""
+    if value is None:
+        return None
+    try:
+        return language_code(value)
+    except ValueError as error:
+        raise _fail(f"--language: {error}") from None
+
+
+LANGUAGE_NAMES = "as a code or a name: ar, Arabic, العربية"
+
+
 @app.command("stories")
 def stories_command(
     db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
     language: Annotated[
-        str | None, typer.Option(help="Only stories with an article in this language.")
+        str | None,
+        typer.Option(help=f"Only stories with an article in this language ({LANGUAGE_NAMES})."),
     ] = None,
     since: Annotated[
         str | None, typer.Option(help="Only stories with an article on or after this date.")
@@ -540,11 +580,12 @@ def stories_command(
 
     Example: storylink stories --language ar --entity Izmir --largest
     """
+    code = _language(language)
     _need_db(db)
     with _open(db) as stories:
         try:
             found = stories.stories(
-                language,
+                code,
                 _date(since, "since"),
                 _date(until, "until"),
                 entity,
@@ -565,15 +606,17 @@ def story_command(
     story_id: Annotated[int, typer.Argument(help="The story's id (see storylink stories).")],
     db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
     language: Annotated[
-        str | None, typer.Option(help="Headline in this language when the story has one.")
+        str | None,
+        typer.Option(help=f"Headline in this language when the story has one ({LANGUAGE_NAMES})."),
     ] = None,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Show one story: headline, languages, sources, key names, articles by language."""
+    code = _language(language)
     _need_db(db)
     with _open(db) as stories:
         try:
-            story = stories.story(story_id, language)
+            story = stories.story(story_id, code)
         except KeyError:
             raise _fail(f"no story {story_id} in {db}") from None
     if as_json:
@@ -596,8 +639,7 @@ def story_command(
         table = Table(
             title=f"{escape(f'[{lang}]')} {_count(len(items), 'article')}", title_justify="left"
         )
-        for column in ("published", "source", "title", "id"):
-            table.add_column(column, overflow="fold")
+        _add_columns(table, "published", "source", "title", "id")
         for item in items:
             table.add_row(
                 _when(item.published),
@@ -610,8 +652,7 @@ def story_command(
 
 def _hits_table(hits: list[SearchHit], title: str) -> Table:
     table = Table(title=title)
-    for column in ("story", "score", "lang", "published", "title", "article"):
-        table.add_column(column, overflow="fold")
+    _add_columns(table, "story", "score", "lang", "published", "title", "article")
     for hit in hits:
         table.add_row(
             str(hit.story_id),
@@ -1097,7 +1138,19 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    _configure_logging(verbose)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """storylink's own warnings always reach stderr, in its words; other libraries' log lines
+    (trafilatura's "discarding data: None", htmldate, dateparser) and Python warnings only
+    with -v, when they help to debug."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    if not verbose:
+        handler.addFilter(logging.Filter("storylink"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.captureWarnings(True)
     logging.getLogger("storylink").setLevel(logging.INFO if verbose else logging.WARNING)
 
 

@@ -180,7 +180,10 @@ def _resolve(mention: DateMention, published: datetime | None) -> DateMention:
                 best.weekday(),
             )
     if mention.weekday is not None and mention.month is None:
-        resolved = base - timedelta(days=(base.weekday() - mention.weekday) % 7)
+        try:
+            resolved = base - timedelta(days=(base.weekday() - mention.weekday) % 7)
+        except OverflowError:  # "Saturday" in a text dated 1 January of year 1
+            return mention
         return DateMention(
             mention.text,
             mention.start,

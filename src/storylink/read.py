@@ -6,12 +6,14 @@ list of skipped inputs so that one bad file never stops a batch.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import email.utils
 import glob
 import io
 import json
 import logging
+import re
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -29,6 +31,12 @@ MAX_PAGE_BYTES = 16 * 1024 * 1024
 MAX_TITLE_CHARS = 160
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 ENCODING_CANDIDATES = 6
+
+BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+XML_ENCODING = re.compile(rb"\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
+XML_ENCODING_ATTRIBUTE = re.compile(r"(<\?xml[^>]*?)\s+encoding\s*=\s*[\"'][^\"']*[\"']")
+MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
+DECLARED_ADVANTAGE = 0.1  # language-detection confidence a declared encoding is granted
 
 TEXT_SUFFIXES = {".txt", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -76,30 +84,69 @@ class ReadReport:
     errors: list[ReadError] = field(default_factory=list)
 
 
-def refuse_empty_or_binary(data: bytes, origin: str) -> None:
+def refuse_empty_or_binary(data: bytes, origin: str, collection: bool = False) -> None:
+    """Refuse empty input, and binary input unless it is a collection (JSONL, CSV), where a
+    stray NUL spoils one row, which is reported while the others are kept."""
     if not data.strip():
         raise ReadError(f"{origin}: file is empty")
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not collection and not utf16 and b"\x00" in data[:8192]:
         raise ReadError(f"{origin}: looks like a binary file, not text")
 
 
-def decode(data: bytes, origin: str) -> str:
+def decode(data: bytes, origin: str, collection: bool = False) -> str:
     """Bytes to text with the encoding detected, not assumed; binary data is refused."""
-    refuse_empty_or_binary(data, origin)
+    refuse_empty_or_binary(data, origin, collection)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    from .language import detect_language
-
-    # charset-normalizer often ties legacy code pages (French Latin-1 read as cp1250 or cp1257
-    # gives "crčme"); among its candidates, keep the one that reads most like a language
-    candidates = [str(match) for match in list(from_bytes(data))[:ENCODING_CANDIDATES]]
+    candidates = _detected_texts(data)
     if not candidates:
         raise ReadError(f"{origin}: cannot detect the text encoding (binary file?)")
-    return max(candidates, key=lambda text: detect_language(text)[1])
+    return max(candidates, key=plausibility)
+
+
+def _detected_texts(data: bytes) -> list[str]:
+    """The data decoded in each encoding charset-normalizer finds likely, best first; what the
+    data declares (a page's meta charset) is left out: it is the claim under test."""
+    from charset_normalizer import from_bytes
+
+    found = from_bytes(data, preemptive_behaviour=False)
+    return [str(match) for match in list(found)[:ENCODING_CANDIDATES]]
+
+
+def plausibility(text: str) -> float:
+    """How much a decoded text reads like a language, markup left out: the evidence between
+    encodings. charset-normalizer often ties legacy code pages (French Latin-1 read as cp1250
+    or cp1257 gives "crčme"; KOI8-R read as Latin-1 gives "ëÁË ÐÅÒÅÖÉÔØ")."""
+    from .language import detect_language
+
+    return detect_language(MARKUP.sub(" ", text))[1]
+
+
+def feed_bytes(data: bytes) -> bytes:
+    """A feed's bytes as feedparser should read them: as they are when the encoding they
+    declare (UTF-8 if none) fits them, else re-encoded as UTF-8 from the encoding the evidence
+    favours. Feeds in KOI8-R, Shift-JIS or EUC-KR that declare nothing (so UTF-8) or the wrong
+    code page came out garbled; a declared code page wins unless another reads clearly better."""
+    if data.startswith(BYTE_ORDER_MARKS):
+        return data
+    match = XML_ENCODING.match(data)
+    declared = match.group(1).decode("ascii") if match else "utf-8"
+    try:
+        as_declared: str | None = data.decode(declared)
+    except (UnicodeDecodeError, LookupError):
+        as_declared = None
+    if as_declared is not None and codecs.lookup(declared).name == "utf-8":
+        return data  # bytes that are valid UTF-8 are UTF-8
+    best = max(_detected_texts(data), key=plausibility, default=None)
+    if best is None or (
+        as_declared is not None
+        and plausibility(as_declared) + DECLARED_ADVANTAGE >= plausibility(best)
+    ):
+        return data
+    return XML_ENCODING_ATTRIBUTE.sub(r"\1", best, count=1).encode("utf-8")
 
 
 def parse_date(value: Any) -> datetime | None:
@@ -121,7 +168,12 @@ def parse_date(value: Any) -> datetime | None:
                 parsed = dateparser.parse(text, settings={"RETURN_AS_TIMEZONE_AWARE": False})
     if parsed is None:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+14:00" has no UTC time: no usable date
+        return None
+    return parsed
 
 
 def _article(title: str, text: str, origin: str, **meta: Any) -> Article:
@@ -160,6 +212,9 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
     body = str(text)
     if title and body.startswith(title):  # the page's <h1> repeats the title
         body = body[len(title) :]
+    reason = not_an_article(content, title, body)
+    if reason:
+        raise ReadError(f"{origin}: {reason}, not an article")
     return _article(
         title,
         body,
@@ -171,30 +226,77 @@ def parse_html(content: str | bytes, origin: str, url: str | None = None) -> Art
     )
 
 
+# "Index of /news/2024" (Apache, nginx), "Directory listing for /news/" (Python's http.server)
+LISTING_TITLE = re.compile(r"^\s*(index of|directory listing for|listing of)\s+/", re.I)
+MAX_LINKED_SHARE = 0.5  # of the text's lines (by characters) that are the text of a link
+MIN_LISTING_LINES = 3
+
+
+def not_an_article(page: str | bytes, title: str, body: str) -> str | None:
+    """Why the text found in a page is not an article, or None: a web server's directory
+    listing, or an index page (a portal's front page, a section or tag page) whose text is
+    mostly the titles of links to other pages."""
+    if LISTING_TITLE.match(title) or LISTING_TITLE.match(body.lstrip()):
+        return "a web server's directory listing"
+    lines = [" ".join(line.split()) for line in body.splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) < MIN_LISTING_LINES:
+        return None
+    from trafilatura import load_html
+
+    tree = load_html(page)
+    if tree is None:
+        return None
+    link_texts = {" ".join(a.text_content().split()) for a in tree.iter("a")}
+    linked = sum(len(line) for line in lines if line in link_texts)
+    share = linked / sum(map(len, lines))
+    if share > MAX_LINKED_SHARE:
+        return f"an index or listing page ({share:.0%} of its text is links)"
+    return None
+
+
 def record_article(record: dict[str, Any], fields: FieldNames, origin: str) -> Article:
-    def get(name: str) -> Any:
+    """An article from a JSONL object or CSV row. Title and text must be text (numbers are
+    written out); metadata that is not text (a list as URL, a number as language) is left
+    out, so the article is kept and its language detected."""
+
+    def text(name: str) -> str:
         value = record.get(name)
-        return None if value in (None, "") else value
+        if value is None or isinstance(value, str):
+            return value or ""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise ReadError(f"{origin}: field '{name}' holds {type(value).__name__}, not text")
+
+    def meta(name: str) -> str | None:
+        value = record.get(name)
+        return value.strip() or None if isinstance(value, str) else None
 
     if fields.text not in record:
         raise ReadError(
             f"{origin}: no '{fields.text}' field (fields: {', '.join(map(str, record))}); "
             "name the text field with --field text=NAME"
         )
+    url = meta(fields.url)
+    date = record.get(fields.date)
     return _article(
-        str(get(fields.title) or ""),
-        str(get(fields.text) or ""),
+        text(fields.title),
+        text(fields.text),
         origin,
-        url=get(fields.url),
-        source=get(fields.source) or domain(get(fields.url)),
-        published=parse_date(get(fields.date)),
-        language=get(fields.language),
+        url=url,
+        source=meta(fields.source) or domain(url),
+        published=parse_date(date if isinstance(date, str | int | float) else None),
+        language=meta(fields.language),
     )
 
 
 def parse_jsonl(content: str, origin: str, fields: FieldNames, report: ReadReport) -> None:
-    """One JSON object per line; a bad line is reported with its number and skipped."""
-    for number, line in enumerate(content.splitlines(), start=1):
+    """One JSON object per line; a bad line is reported with its number and skipped.
+
+    Lines end at "\n" only (JSON strings may hold U+2028 or a form feed raw), so the numbers
+    are those an editor shows.
+    """
+    for number, line in enumerate(content.split("\n"), start=1):
         if not line.strip():
             continue
         row_origin = f"{origin}#{number}"
@@ -256,7 +358,7 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
                     f"{origin}#{number}",
                     url=entry.get("link"),
                     source=source or domain(entry.get("link")),
-                    published=parse_date(entry.get("published") or entry.get("updated")),
+                    published=entry_date(entry),
                     language=entry.get("language") or feed.feed.get("language"),
                 )
             )
@@ -264,6 +366,12 @@ def parse_feed(content: str | bytes, origin: str, report: ReadReport) -> None:
             report.errors.append(error)
     if reason and len(report.articles) == read_before:
         raise ReadError(f"{origin}: not a readable RSS/Atom feed ({reason})")
+
+
+def entry_date(entry: Any) -> datetime | None:
+    """A feedparser entry's publication date, else its update date (read as stored: asking
+    feedparser for a missing "updated" warns of a deprecated fallback)."""
+    return parse_date(dict.get(entry, "published") or dict.get(entry, "updated"))
 
 
 def entry_text(entry: Any) -> str:
@@ -295,10 +403,10 @@ def parse_bytes(
     """Articles from the bytes of one input whose type `suffix` names (".jsonl", ".html", …)."""
     report = ReadReport()
     if suffix in FEED_SUFFIXES:
-        refuse_empty_or_binary(data, origin)  # feedparser detects the encoding itself
-        parse_feed(data, origin, report)
+        refuse_empty_or_binary(data, origin)
+        parse_feed(feed_bytes(data), origin, report)
         return report
-    content = decode(data, origin)
+    content = decode(data, origin, collection=suffix in JSONL_SUFFIXES | CSV_SUFFIXES)
     if suffix in TEXT_SUFFIXES:
         report.articles.append(parse_text(content, origin))
     elif suffix in HTML_SUFFIXES:

@@ -249,6 +249,7 @@ class Store(Protocol):
     def find_stories(self, where: StoryFilter) -> list[StoryRow]: ...
     def story_members(self, story_id: int) -> list[tuple[Member, Article]]: ...
     def story_entities(self, story_id: int, limit: int) -> list[tuple[str, str, int]]: ...
+    def article_entities(self, seqs: Sequence[int]) -> dict[int, list[tuple[str, str]]]: ...
     def find_article(self, key: str) -> tuple[Member, Article] | None: ...
     def articles(self, seqs: Sequence[int]) -> list[tuple[Member, Article]]: ...
     def story_of(self, ids: Sequence[str]) -> dict[str, int]: ...
@@ -797,6 +798,18 @@ class SQLiteStore:
             (story_id, limit),
         )
         return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def article_entities(self, seqs: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """Each article's names as (kind, label), in the order they were found."""
+        found: dict[int, list[tuple[str, str]]] = {seq: [] for seq in seqs}
+        for chunk, marks in _in_chunks(seqs):
+            rows = self._db.execute(
+                f"SELECT seq, kind, label FROM entities WHERE seq IN ({marks}) ORDER BY rowid",
+                chunk,
+            )
+            for seq, kind, label in rows:
+                found[seq].append((kind, label))
+        return found
 
     def find_article(self, key: str) -> tuple[Member, Article] | None:
         """An article by id, seq, URL or origin (``file.jsonl#3``)."""

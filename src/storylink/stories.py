@@ -63,6 +63,7 @@ SEARCH_PROBES = 32  # …the 32 nearest of 512 (clustering probes 64: it acts on
 CLUSTER_MEMORY = 50_000  # assigned articles whose clustering state stays in memory
 SPACES = (UseEncoder.name, E5Encoder.name)  # the encoder spaces articles are at home in
 ORDERS = ("newest", "largest", "grown")
+NAME_COLUMNS = {"person": "people", "place": "places", "organisation": "organisations"}
 REVISIONS_SETTING = "revisions"  # counts revised articles: other readers re-read indexes
 STALE_SETTING = "indexes_stale"  # set while a revision updates the indexes
 
@@ -643,12 +644,26 @@ class StoryStore:
             offset += batch
 
     def article_rows(self) -> list[dict[str, Any]]:
-        """One row per article with its story: the flat table of the whole store."""
+        """One row per article with its story, text and names: the flat table of the whole
+        store. `published` is in UTC (sources write many offsets; one column needs one)."""
         rows = []
         for story in self.iter_stories():
+            members = self.store.story_members(story.id)
+            names = self.store.article_entities([m.seq for m, _ in members])
+            texts = {m.seq: a.text for m, a in members}
             for item in story.timeline:
+                found = names.get(item.seq, [])
                 rows.append(
-                    {"story_id": story.id, "story_headline": story.headline, **item.to_dict()}
+                    {"story_id": story.id, "story_headline": story.headline}
+                    | asdict(item)
+                    | {
+                        "published": item.published.astimezone(UTC) if item.published else None,
+                        "text": texts[item.seq],
+                    }
+                    | {
+                        plural: [label for kind, label in found if kind == singular]
+                        for singular, plural in NAME_COLUMNS.items()
+                    }
                 )
         return rows
 
@@ -658,7 +673,7 @@ class StoryStore:
 
         frame = pd.DataFrame(self.article_rows())
         if not frame.empty:
-            frame["published"] = pd.to_datetime(frame["published"], utc=True, format="ISO8601")
+            frame["published"] = pd.to_datetime(frame["published"], utc=True)
         return frame
 
     def export(self, path: str | Path, format: str | None = None) -> int:

@@ -910,10 +910,10 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
                 place = place_named(run)
                 if place is not None:
                     places.append((run, place, False))
-                elif (found := _run_kind(run, doubtful, gazetteer, language)) and (
-                    evidence.plausible(found[1])
+                elif (kinded := _run_kind(run, doubtful, gazetteer, language)) and (
+                    evidence.plausible(kinded[1])
                 ):
-                    kind, name = found
+                    kind, name = kinded
                     names.append(Mention(name, kind, name, proper=nouns_lowercase))
     elif is_unspaced(text):  # no NER for Chinese, Japanese, Korean: well-known names only
         names += [Mention(form, "person", form) for form in _known_names() if form in text]

@@ -89,7 +89,8 @@ def test_compare_by_text_and_by_id(served: str) -> None:
     assert score["same_story"] and score["languages"] == ["en", "ar"]
     assert set(score["scores"]) >= {"overall", "geography", "narrative", "tone"}
     assert score["aligned_sentences"] and score["shared"]["places"]
-    stored = httpx.post(f"{served}/compare", json={"a": {"id": "1"}, "b": {"id": "9"}}).json()
+    ids = {"a": {"id": "1"}, "b": {"id": "9"}}  # a cold server loads models: seconds
+    stored = httpx.post(f"{served}/compare", json=ids, timeout=120).json()
     assert stored["same_story"] is False  # the quake and the Nile summit
 
 
@@ -275,3 +276,21 @@ def test_writes_are_rate_limited_per_client_and_tokens_never_logged(tmp_path: Pa
         assert httpx.get(f"{base}/health").status_code == 200  # reads are not limited
     output = log.read_text()
     assert TOKEN not in output and "x9" not in output
+
+
+def test_rate_limiter_refills_and_forgets_quiet_clients() -> None:
+    from storylink import ratelimit
+
+    now = [0.0]
+    limiter = ratelimit.RateLimiter(per_minute=6, clock=lambda: now[0])  # one per 10 s
+    assert [limiter.take("a") for _ in range(7)] == [0] * 6 + [10]
+    assert limiter.take("b") == 0  # per client
+    now[0] = 5.0
+    assert limiter.take("a") == 5  # half a token back
+    now[0] = 10.0
+    assert limiter.take("a") == 0
+    for n in range(ratelimit.FORGET_ABOVE + 1):
+        limiter.take(f"client-{n}")
+    now[0] = 1000.0  # all full again: forgotten, so memory stays bounded
+    limiter.take("c")
+    assert len(limiter._buckets) == 1

@@ -73,6 +73,10 @@ from .stories import IngestReport, Story, StoryStore
 MAX_BODY_BYTES = 5_000_000  # a few hundred articles per POST; larger batches: `storylink ingest`
 WRITES_PER_MINUTE = 30  # per client address, on POST /articles
 PAGE_SIZE = 20
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:"
+)
 BEARER = HTTPBearer(auto_error=False, description="The token `storylink serve` was given.")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 SCORE_NAMES = ("overall", "geography", "entities", "time", "narrative", "style", "tone")
@@ -234,6 +238,17 @@ def create_app(
             }
             error.headers = {"Allow": ", ".join(sorted(allowed))}
         return await http_exception_handler(request, error)
+
+    @app.middleware("http")
+    async def docs_stay_local(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """The docs pages may load nothing from elsewhere (ReDoc would fetch its logo from its
+        maker's CDN: a request that leaks who reads the docs, and fails offline)."""
+        response = await call_next(request)
+        if request.url.path in ("/docs", "/redoc"):
+            response.headers["Content-Security-Policy"] = DOCS_POLICY
+        return response
 
     @app.middleware("http")
     async def limit_body(

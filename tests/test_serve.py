@@ -294,3 +294,11 @@ def test_rate_limiter_refills_and_forgets_quiet_clients() -> None:
     now[0] = 1000.0  # all full again: forgotten, so memory stays bounded
     limiter.take("c")
     assert len(limiter._buckets) == 1
+
+
+def test_pages_refuse_bad_input_without_a_500(served: str) -> None:
+    assert httpx.get(f"{served}/", params={"q": "  "}).status_code == 200  # was a 500
+    assert httpx.get(f"{served}/", params={"language": " AR "}).text.count('class="story"') == 2
+    assert httpx.get(f"{served}/story/99999999999999999999999").status_code == 422
+    latin1 = httpx.post(f"{served}/compare/page", content=b"a_id=\xff&b_id=1")  # was a 500
+    assert latin1.status_code == 422 and "Article A: no article" in latin1.text

@@ -529,11 +529,11 @@ def create_app(
         with service.reading() as stories:
             found = find_stories(
                 stories,
-                language or None,
+                language.strip().lower() or None if language else None,
                 None,
                 None,
                 None,
-                q or None,
+                q.strip() or None if q else None,
                 "newest",
                 PAGE_SIZE + 1,
                 (page - 1) * PAGE_SIZE,
@@ -578,7 +578,8 @@ def create_app(
 
     @app.post("/compare/page", response_class=HTMLResponse, include_in_schema=False)
     async def page_compare_result(request: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
+        body = (await request.body()).decode("utf-8", "replace")  # a bad byte is not a crash
+        form = {k: v[0] for k, v in parse_qs(body).items()}
         try:
             a, b = _form_side(form, "a"), _form_side(form, "b")
             score = compare_sides(a, b, names=("Article A", "Article B"))

@@ -302,8 +302,8 @@ class ArticleOut(BaseModel):
     origin: str
     seq: int
     story_id: int | None
-    text_source: Literal["page", "feed"] | None = Field(
-        description="For watched feeds: the page's text or the feed's own."
+    text_source: str | None = Field(
+        description="For watched feeds: page (its page's text), feed (the feed's own), deferred."
     )
     text_note: str | None
 

@@ -5,9 +5,11 @@ Like Datasette, one process serves both from the same store: the API for integra
 OpenAPI docs at `/docs`) and server-rendered pages for people (`/`, `/story/{id}`, `/compare`),
 which need no JavaScript and render right-to-left scripts with `dir="auto"` and `lang`.
 
-Reads are open; `POST /articles` needs the bearer token given at start. Ingest runs in the
-background, one job at a time, with a job id and progress (`GET /jobs/{id}`). The models are
-not thread-safe, so store reads, searches and comparisons take turns behind one lock.
+Reads are open; `POST /articles` needs the bearer token given at start and is rate-limited per
+client address. Ingest runs in the background, one job at a time, with a job id, progress and
+what became of each posted article (`GET /jobs/{id}`). The models are not thread-safe, so store
+reads, searches and comparisons take turns behind one lock. What each endpoint takes and
+returns is declared in `api_models`, so /docs (served from the package, no CDN) shows it.
 """
 
 from __future__ import annotations
@@ -96,6 +98,15 @@ def utc_minute(when: datetime | None) -> str:
 TEMPLATES.env.filters["utc"] = utc_minute
 
 
+@dataclass(frozen=True)
+class ItemResult:
+    """What became of one posted article (numbered from 1, in posted order)."""
+
+    item: int
+    status: str  # accepted | skipped
+    reason: str | None = None
+
+
 @dataclass
 class Job:
     """A background ingest: its progress, what became of each posted article, and when done,
@@ -103,7 +114,7 @@ class Job:
 
     id: str
     total: int
-    items: list[dict[str, Any]] = field(default_factory=list)
+    items: list[ItemResult] = field(default_factory=list)
     status: str = "queued"  # queued | running | done | failed
     done: int = 0
     report: dict[str, Any] | None = None
@@ -137,7 +148,7 @@ class Service:
             self.stories.catch_up()  # see what `storylink watch`/`ingest` committed meanwhile
             yield self.stories
 
-    def submit(self, articles: list[Article], items: list[dict[str, Any]]) -> Job:
+    def submit(self, articles: list[Article], items: list[ItemResult]) -> Job:
         """A job for the accepted articles; with none, a job that is done at once and says why
         each was skipped."""
         job = Job(uuid.uuid4().hex[:12], len(articles), items)
@@ -145,7 +156,7 @@ class Service:
         if articles:
             self._ingest.submit(self._run, job, articles)
         else:
-            skipped = [str(i["reason"]) for i in items]
+            skipped = [str(item.reason) for item in items]
             job.status, job.report = "done", IngestReport(skipped=skipped).to_dict()
         return job
 
@@ -177,16 +188,16 @@ def _article(data: ArticleIn | TextSide, origin: str) -> Article:
     return record_article(record, FieldNames(language="language"), origin)
 
 
-def _posted(articles: list[ArticleIn]) -> tuple[list[Article], list[dict[str, Any]]]:
+def _posted(articles: list[ArticleIn]) -> tuple[list[Article], list[ItemResult]]:
     """The posted articles that can be ingested, and for each item whether it was accepted or
     skipped and why: one bad item does not cost the rest of the batch."""
     accepted, items = [], []
     for number, posted in enumerate(articles, 1):
         try:
             accepted.append(_article(posted, f"POST /articles#{number}"))
-            items.append({"item": number, "status": "accepted", "reason": None})
+            items.append(ItemResult(number, "accepted"))
         except (ReadError, ValueError) as error:  # no text, or a URL that cannot be parsed
-            items.append({"item": number, "status": "skipped", "reason": str(error)})
+            items.append(ItemResult(number, "skipped", str(error)))
     return accepted, items
 
 
@@ -275,7 +286,7 @@ def create_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         # bytes, so that any header compares in constant time (str must be ASCII for that)
-        given = credentials.credentials.encode("utf-8", "surrogateescape")
+        given = credentials.credentials.encode("utf-8")
         if not hmac.compare_digest(given, service.token.encode("utf-8")):
             raise HTTPException(
                 401,

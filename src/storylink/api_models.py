@@ -388,7 +388,9 @@ class ItemOut(BaseModel):
 
     item: int
     status: Literal["accepted", "skipped"]
-    reason: str | None = None
+    reason: str | None = Field(
+        None, description="Why it was skipped, or what in it was not understood."
+    )
 
 
 class JobOut(BaseModel):

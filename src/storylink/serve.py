@@ -100,7 +100,8 @@ TEMPLATES.env.filters["utc"] = utc_minute
 
 @dataclass(frozen=True)
 class ItemResult:
-    """What became of one posted article (numbered from 1, in posted order)."""
+    """What became of one posted article (numbered from 1, in posted order); `reason` says why
+    it was skipped, or what was not understood in an accepted one."""
 
     item: int
     status: str  # accepted | skipped
@@ -194,10 +195,14 @@ def _posted(articles: list[ArticleIn]) -> tuple[list[Article], list[ItemResult]]
     accepted, items = [], []
     for number, posted in enumerate(articles, 1):
         try:
-            accepted.append(_article(posted, f"POST /articles#{number}"))
-            items.append(ItemResult(number, "accepted"))
+            article = _article(posted, f"POST /articles#{number}")
         except (ReadError, ValueError) as error:  # no text, or a URL that cannot be parsed
             items.append(ItemResult(number, "skipped", str(error)))
+            continue
+        accepted.append(article)
+        undated = posted.date and not article.published
+        note = f"date {posted.date!r} not understood: stored undated" if undated else None
+        items.append(ItemResult(number, "accepted", note))
     return accepted, items
 
 

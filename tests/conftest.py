@@ -51,8 +51,9 @@ TOKEN = "test-token-7f3a"
 
 
 @contextmanager
-def serving(db: Path, *options: str) -> Iterator[str]:
-    """`storylink serve` over `db` in a subprocess on 127.0.0.1: its base URL while it runs."""
+def serving(db: Path, *options: str, log: Path | None = None) -> Iterator[str]:
+    """`storylink serve` over `db` in a subprocess on 127.0.0.1: its base URL while it runs.
+    Its output goes to `log` when given."""
     import socket
     import subprocess
     import sys
@@ -65,7 +66,8 @@ def serving(db: Path, *options: str) -> Iterator[str]:
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "storylink.cli", "serve", "--db", str(db)]
     command += ["--port", str(port), *options]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = log.open("w") if log else subprocess.PIPE
+    server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -76,14 +78,15 @@ def serving(db: Path, *options: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"server did not start: {server.stdout.read() if server.stdout else ''}"
-                )
+                said = server.stdout.read() if server.stdout else log.read_text() if log else ""
+                raise RuntimeError(f"server did not start: {said}")
             time.sleep(0.5)
         yield base
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if log:
+            output.close()
 
 
 @pytest.fixture(scope="session")

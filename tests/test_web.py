@@ -91,5 +91,36 @@ def test_compare_form_english_and_arabic(page: Any, served: str) -> None:
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
 
     page.goto(f"{served}/compare")
-    page.click("button[type=submit]")  # nothing given
-    assert "exactly one of text, url or id" in page.inner_text("p.error")
+    page.click("button[type=submit]")  # nothing given: the error speaks of the form's fields
+    assert page.inner_text("p.error") == "Article A: give a stored article id, or paste its text"
+
+
+def test_api_docs_render_offline(page: Any, served: str) -> None:
+    """/docs (Swagger UI) and /redoc load their scripts from the server, not from a CDN."""
+    elsewhere: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(served):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    try:
+        page.goto(f"{served}/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        summaries = page.locator(".opblock-summary-path").all_inner_texts()
+        assert {"/stories", "/stories/{story_id}", "/articles", "/compare"} <= {
+            s.replace("\u200b", "") for s in summaries
+        }
+        page.locator(".opblock-summary-path", has_text="/health").first.click()
+        page.wait_for_selector(".responses-wrapper", timeout=10_000)
+        assert "articles" in page.inner_text(".responses-wrapper")  # HealthOut's fields
+        page.screenshot(path=str(ARTIFACTS / "docs.png"), full_page=False)
+        page.goto(f"{served}/redoc")
+        page.wait_for_selector("text=Score two articles", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "redoc.png"), full_page=False)
+    finally:
+        page.unroute("**/*")
+    assert elsewhere == []

@@ -30,7 +30,7 @@ from .language import language_code
 from .paths import cache_dir
 from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fetcher
 from .scorer import RIDGE_ALPHA, Scorer
-from .serve import MAX_BODY_BYTES
+from .serve import MAX_BODY_BYTES, WRITES_PER_MINUTE
 from .store import StoreError
 from .stories import BATCH_SIZE, DEFAULT_DB, SearchHit, Story, StoryStore, evaluate_clustering
 from .train import cross_validate, fit_scorer, prepare_articles
@@ -937,6 +937,12 @@ def serve(
         int, typer.Option(min=1024, help="Largest request body in bytes (larger: 413).")
     ] = MAX_BODY_BYTES,
     allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
+    writes_per_minute: Annotated[
+        float,
+        typer.Option(
+            min=0, help="POST /articles a client address may make a minute (0: no limit)."
+        ),
+    ] = WRITES_PER_MINUTE,
 ) -> None:
     """Serve the stories: JSON API (docs at /docs) and web pages (/, /story/ID, /compare).
 
@@ -947,7 +953,9 @@ def serve(
     _need_db(db)
     from .serve import create_app
 
-    app = create_app(db, token, max_body, allow_private=allow_private)
+    app = create_app(
+        db, token, max_body, allow_private=allow_private, writes_per_minute=writes_per_minute
+    )
     console.print(f"storylink on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -5,9 +5,11 @@ Like Datasette, one process serves both from the same store: the API for integra
 OpenAPI docs at `/docs`) and server-rendered pages for people (`/`, `/story/{id}`, `/compare`),
 which need no JavaScript and render right-to-left scripts with `dir="auto"` and `lang`.
 
-Reads are open; `POST /articles` needs the bearer token given at start. Ingest runs in the
-background, one job at a time, with a job id and progress (`GET /jobs/{id}`). The models are
-not thread-safe, so store reads, searches and comparisons take turns behind one lock.
+Reads are open; `POST /articles` needs the bearer token given at start and is rate-limited per
+client address. Ingest runs in the background, one job at a time, with a job id, progress and
+what became of each posted article (`GET /jobs/{id}`). The models are not thread-safe, so store
+reads, searches and comparisons take turns behind one lock. What each endpoint takes and
+returns is declared in `api_models`, so /docs (served from the package, no CDN) shows it.
 """
 
 from __future__ import annotations
@@ -19,101 +21,109 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as FastAPIPath
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field, model_validator
+from fastapi_offline import FastAPIOffline
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from .api_models import (
+    LANGUAGE,
+    MAX_OFFSET,
+    ONE_LINE,
+    SQLITE_MAX_INT,
+    VISIBLE_LINE,
+    ArticleIn,
+    ArticleOut,
+    ArticlesIn,
+    CompareIn,
+    CompareOut,
+    FeedOut,
+    HealthOut,
+    IdSide,
+    JobOut,
+    SearchOut,
+    Side,
+    StoriesOut,
+    StoryOut,
+    TextSide,
+    When,
+    day_end,
+    day_start,
+    problems,
+)
 from .article import Article
 from .compare import CompareError, Comparer, PairScore
 from .encode import EncoderSet
 from .feeds import feed_health, feed_store
-from .read import FieldNames, ReadError, parse_date, read_one, record_article, url_fetcher
-from .stories import Story, StoryStore
+from .ratelimit import RateLimiter
+from .read import FieldNames, ReadError, read_one, record_article, url_fetcher
+from .store import Member
+from .stories import IngestReport, Story, StoryStore
 
 MAX_BODY_BYTES = 5_000_000  # a few hundred articles per POST; larger batches: `storylink ingest`
-MAX_ARTICLES_PER_POST = 1000
+WRITES_PER_MINUTE = 30  # per client address, on POST /articles
 PAGE_SIZE = 20
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:"
+)
+BEARER = HTTPBearer(auto_error=False, description="The token `storylink serve` was given.")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 SCORE_NAMES = ("overall", "geography", "entities", "time", "narrative", "style", "tone")
 
 
-class ArticleIn(BaseModel):
-    """An article as posted: `text` is required, the rest optional."""
-
-    text: str = Field(min_length=1, description="Body text (plain text).")
-    title: str = Field("", description="Headline.")
-    url: str | None = Field(None, description="Where it was published.")
-    date: str | None = Field(None, description="Publication date, ISO 8601 or as written.")
-    language: str | None = Field(None, description="ISO 639-1 code; detected when missing.")
-    source: str | None = Field(None, description="Publisher name.")
-
-
-class Side(BaseModel):
-    """One side of a comparison: an article given by text, by URL or by stored id."""
-
-    text: str | None = Field(None, description="Body text to compare.")
-    title: str | None = Field(None, description="Headline (with `text`).")
-    language: str | None = Field(None, description="ISO 639-1 code (with `text`).")
-    url: str | None = Field(None, description="A page to fetch (when the network allows).")
-    id: str | None = Field(None, description="A stored article: id, ingest number or URL.")
-
-    @model_validator(mode="after")
-    def one_kind(self) -> Side:
-        given = [k for k in ("text", "url", "id") if getattr(self, k)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of text, url or id")
-        return self
-
-
-class FeedOut(BaseModel):
-    """A subscribed feed and its health, as `storylink feeds --json` shows it."""
-
-    url: str
-    title: str | None
-    category: str | None
-    status: str = Field(description="new, ok, failing or disabled")
-    last_poll: datetime | None
-    last_success: datetime | None
-    last_error: str | None
-    failures: int = Field(description="Consecutive failed polls (back-off doubles per failure).")
-    next_poll: datetime | None
-    interval_minutes: float
-    entries_per_day: float = Field(description="New entries per day over the past week.")
-    articles_per_day: float = Field(description="Entries that gave an article, per day.")
-    feed_text_per_day: float = Field(
-        description="Of those, articles with the feed's own text (their page failed)."
+def utc_minute(when: datetime | None) -> str:
+    """A time as the pages show it: in UTC (a naive time is taken as UTC), to the minute."""
+    if when is None:
+        return ""
+    return (
+        (when if when.tzinfo else when.replace(tzinfo=UTC))
+        .astimezone(UTC)
+        .strftime("%Y-%m-%d %H:%M")
     )
 
 
-class CompareIn(BaseModel):
-    a: Side
-    b: Side
+TEMPLATES.env.filters["utc"] = utc_minute
 
 
-class ArticlesIn(BaseModel):
-    articles: list[ArticleIn] = Field(min_length=1, max_length=MAX_ARTICLES_PER_POST)
+@dataclass(frozen=True)
+class ItemResult:
+    """What became of one posted article (numbered from 1, in posted order); `reason` says why
+    it was skipped, or what was not understood in an accepted one."""
+
+    item: int
+    status: str  # accepted | skipped
+    reason: str | None = None
 
 
 @dataclass
 class Job:
-    """A background ingest: its progress and, when done, its report or error."""
+    """A background ingest: its progress, what became of each posted article, and when done,
+    its report or error."""
 
     id: str
     total: int
+    items: list[ItemResult] = field(default_factory=list)
     status: str = "queued"  # queued | running | done | failed
     done: int = 0
     report: dict[str, Any] | None = None
     error: str | None = None
-    created: str = field(default_factory=lambda: datetime.now().astimezone().isoformat())
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"status_url": f"/jobs/{self.id}"}
 
 
 class Service:
@@ -139,10 +149,16 @@ class Service:
             self.stories.catch_up()  # see what `storylink watch`/`ingest` committed meanwhile
             yield self.stories
 
-    def submit(self, articles: list[Article]) -> Job:
-        job = Job(uuid.uuid4().hex[:12], len(articles))
+    def submit(self, articles: list[Article], items: list[ItemResult]) -> Job:
+        """A job for the accepted articles; with none, a job that is done at once and says why
+        each was skipped."""
+        job = Job(uuid.uuid4().hex[:12], len(articles), items)
         self.jobs[job.id] = job
-        self._ingest.submit(self._run, job, articles)
+        if articles:
+            self._ingest.submit(self._run, job, articles)
+        else:
+            skipped = [str(item.reason) for item in items]
+            job.status, job.report = "done", IngestReport(skipped=skipped).to_dict()
         return job
 
     def _run(self, job: Job, articles: list[Article]) -> None:
@@ -167,12 +183,27 @@ class Service:
         self.stories.close()
 
 
-def _article(data: ArticleIn | Side, origin: str) -> Article:
+def _article(data: ArticleIn | TextSide, origin: str) -> Article:
+    """The article a request gives (`ReadError` when it has no text)."""
     record = {k: v for k, v in data.model_dump().items() if v is not None}
-    try:
-        return record_article(record, FieldNames(language="language"), origin)
-    except ReadError as error:
-        raise HTTPException(422, str(error)) from None
+    return record_article(record, FieldNames(language="language"), origin)
+
+
+def _posted(articles: list[ArticleIn]) -> tuple[list[Article], list[ItemResult]]:
+    """The posted articles that can be ingested, and for each item whether it was accepted or
+    skipped and why: one bad item does not cost the rest of the batch."""
+    accepted, items = [], []
+    for number, posted in enumerate(articles, 1):
+        try:
+            article = _article(posted, f"POST /articles#{number}")
+        except (ReadError, ValueError) as error:  # no text, or a URL that cannot be parsed
+            items.append(ItemResult(number, "skipped", str(error)))
+            continue
+        accepted.append(article)
+        undated = posted.date and not article.published
+        note = f"date {posted.date!r} not understood: stored undated" if undated else None
+        items.append(ItemResult(number, "accepted", note))
+    return accepted, items
 
 
 def create_app(
@@ -181,30 +212,59 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     *,
     allow_private: bool = False,
+    writes_per_minute: float = WRITES_PER_MINUTE,
 ) -> FastAPI:
     """The API and web pages over the story database at `db` (which must exist).
 
     A compared `{"url": ...}` is fetched from public addresses only, unless `allow_private`:
     otherwise anyone who can post to the API could make the server reach its own network.
+    Each client address may post `writes_per_minute` ingests a minute (0: no limit).
     """
     db = Path(db)
     if not db.is_file():
         raise FileNotFoundError(f"no such database: {db} (create it with `storylink ingest`)")
     service = Service(db, token)
     fetcher = url_fetcher(allow_private)
+    limiter = RateLimiter(writes_per_minute) if writes_per_minute > 0 else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         service.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package's own files: /docs works without the internet
+    app = FastAPIOffline(
         title="storylink",
         summary="News stories across languages: browse, search, compare, ingest.",
         version=_version(),
         lifespan=lifespan,
     )
     app.state.service = service
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        """As FastAPI answers, except that a 405 lists every method the path takes (Starlette
+        names only those of the first route that matches it: GET /articles, not POST)."""
+        if error.status_code == 405:
+            allowed = {
+                method
+                for route in app.router.routes
+                if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE
+                for method in route.methods or ()
+            }
+            error.headers = {"Allow": ", ".join(sorted(allowed))}
+        return await http_exception_handler(request, error)
+
+    @app.middleware("http")
+    async def docs_stay_local(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """The docs pages may load nothing from elsewhere (ReDoc would fetch its logo from its
+        maker's CDN: a request that leaks who reads the docs, and fails offline)."""
+        response = await call_next(request)
+        if request.url.path in ("/docs", "/redoc"):
+            response.headers["Content-Security-Policy"] = DOCS_POLICY
+        return response
 
     @app.middleware("http")
     async def limit_body(
@@ -219,13 +279,35 @@ def create_app(
             )
         return await call_next(request)
 
-    def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
+    def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    ) -> None:
         if not service.token:
             raise HTTPException(403, "ingest is disabled: start the server with --token")
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given, service.token):
+        if credentials is None:
             raise HTTPException(
-                401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+                401,
+                "a bearer token is required: send the header 'Authorization: Bearer TOKEN'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        # bytes, so that any header compares in constant time (str must be ASCII for that)
+        given = credentials.credentials.encode("utf-8")
+        if not hmac.compare_digest(given, service.token.encode("utf-8")):
+            raise HTTPException(
+                401,
+                "the bearer token is wrong: use the token the server was started with",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+
+    def rate_limited(request: Request) -> None:
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.take(client) if limiter else 0
+        if wait:
+            raise HTTPException(
+                429,
+                f"too many writes from {client}: at most {writes_per_minute:g} a minute; "
+                f"retry in {wait} s",
+                headers={"Retry-After": str(wait)},
             )
 
     def story_or_404(stories: StoryStore, story_id: int, language: str | None = None) -> Story:
@@ -234,34 +316,51 @@ def create_app(
         except KeyError:
             raise HTTPException(404, f"no story {story_id}") from None
 
+    def article_or_404(stories: StoryStore, key: str, name: str = "") -> tuple[Member, Article]:
+        # a number past SQLite's range cannot be an ingest number, nor an id, URL or origin
+        beyond = key.isdigit() and (not key.isdecimal() or int(key) > SQLITE_MAX_INT)
+        found = None if beyond else stories.store.find_article(key)
+        if found is None:
+            raise HTTPException(404, f"{name}no article {key}")
+        return found
+
     def find_stories(
         stories: StoryStore,
         language: str | None,
-        since: str | None,
-        until: str | None,
+        since: datetime | None,
+        until: datetime | None,
         entity: str | None,
         text: str | None,
         order: str,
         limit: int,
         offset: int,
     ) -> list[Story]:
-        start, end = _date(since, "since"), _date(until, "until")
         if not text:
-            return stories.stories(language, start, end, entity, order, limit, offset)
+            return stories.stories(language, since, until, entity, order, limit, offset)
         # text: the stories of the best search hits, then the other filters
         found = []
         for hit in stories.search(text, 5 * (limit + offset)):
             story = stories.story(hit.story_id)
             if language and language not in story.languages:
                 continue
-            if start and story.last_seen and story.last_seen < start:
+            if since and story.last_seen and story.last_seen < since:
                 continue
-            if end and story.first_seen and story.first_seen > end:
+            if until and story.first_seen and story.first_seen > until:
                 continue
             found.append(story)
         return found[offset : offset + limit]
 
-    @app.get("/health", tags=["api"])
+    def article_out(stories: StoryStore, found: tuple[Member, Article]) -> dict[str, Any]:
+        member, article = found
+        entry = feed_store(stories.store).entries_of([article.id]).get(article.id)
+        return article.to_dict() | {
+            "seq": member.seq,
+            "story_id": member.story_id,
+            "text_source": entry.text_source if entry else None,  # page | feed (watch)
+            "text_note": entry.note if entry else None,
+        }
+
+    @app.get("/health", tags=["api"], response_model=HealthOut)
     def health() -> dict[str, Any]:
         """Liveness and the size of the store."""
         with service.reading() as stories:
@@ -271,66 +370,108 @@ def create_app(
                 "stories": stories.store.count("stories"),
             }
 
-    @app.get("/stories", tags=["api"])
+    @app.get("/stories", tags=["api"], response_model=StoriesOut, responses=problems(422))
     def list_stories(
-        language: Annotated[str | None, Query(description="Stories with an article in it.")] = None,
-        since: Annotated[str | None, Query(description="Last article on or after (ISO).")] = None,
-        until: Annotated[str | None, Query(description="First article on or before.")] = None,
-        entity: Annotated[str | None, Query(description="A named person/place/org.")] = None,
-        text: Annotated[str | None, Query(description="Search text, any language.")] = None,
+        language: Annotated[
+            str | None, Query(pattern=LANGUAGE, description="Stories with an article in it.")
+        ] = None,
+        since: Annotated[
+            When | None, Query(description="Last article on or after (ISO date or time).")
+        ] = None,
+        until: Annotated[
+            When | None, Query(description="First article on or before (a date: all of it).")
+        ] = None,
+        entity: Annotated[
+            str | None,
+            Query(pattern=ONE_LINE, max_length=200, description="A named person/place/org."),
+        ] = None,
+        text: Annotated[
+            str | None,
+            Query(pattern=VISIBLE_LINE, max_length=2000, description="Search text, any language."),
+        ] = None,
         order: Annotated[
-            str, Query(pattern="^(newest|largest|grown)$", description="grown: latest to grow.")
+            Literal["newest", "largest", "grown"], Query(description="grown: latest to grow.")
         ] = "newest",
         limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         """Stories, newest, largest or most recently grown first, with filters; `offset` and
         `limit` page."""
         with service.reading() as stories:
             found = find_stories(
-                stories, language, since, until, entity, text, order, limit, offset
+                stories,
+                language.lower() if language else None,
+                day_start(since),
+                day_end(until),
+                entity,
+                text,
+                order,
+                limit,
+                offset,
             )
-        return {
-            "offset": offset,
-            "limit": limit,
-            "stories": [s.to_dict() for s in found],
-        }
+        return {"offset": offset, "limit": limit, "stories": [s.to_dict() for s in found]}
 
-    @app.get("/stories/{story_id}", tags=["api"])
+    @app.get(
+        "/stories/{story_id}", tags=["api"], response_model=StoryOut, responses=problems(404, 422)
+    )
     def get_story(
-        story_id: int,
-        language: Annotated[str | None, Query(description="Headline in this language.")] = None,
+        story_id: Annotated[int, FastAPIPath(ge=0, le=SQLITE_MAX_INT, examples=[1])],
+        language: Annotated[
+            str | None, Query(pattern=LANGUAGE, description="Headline in this language.")
+        ] = None,
     ) -> dict[str, Any]:
         """One story with its timeline, languages, sources and key names."""
         with service.reading() as stories:
-            return story_or_404(stories, story_id, language).to_dict()
+            return story_or_404(stories, story_id, language and language.lower()).to_dict()
 
-    @app.get("/articles/{key}", tags=["api"])
-    def get_article(key: str) -> dict[str, Any]:
-        """A stored article by id, ingest number or URL, with its text and story id."""
+    @app.get(
+        "/articles/{key}", tags=["api"], response_model=ArticleOut, responses=problems(404, 422)
+    )
+    def get_article(
+        key: Annotated[
+            str,
+            FastAPIPath(
+                pattern=ONE_LINE,
+                max_length=2000,
+                examples=["1"],
+                description="Id, ingest number or origin (a URL: use GET /articles?url=).",
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """A stored article by id, ingest number or origin, with its text and story id."""
         with service.reading() as stories:
-            found = stories.store.find_article(key)
-            if found is None:
-                raise HTTPException(404, f"no article {key}")
-            member, article = found
-            entry = feed_store(stories.store).entries_of([article.id]).get(article.id)
-        return article.to_dict() | {
-            "seq": member.seq,
-            "story_id": member.story_id,
-            "text_source": entry.text_source if entry else None,  # page | feed (watch)
-            "text_note": entry.note if entry else None,
-        }
+            return article_out(stories, article_or_404(stories, key))
 
-    @app.get("/feeds", tags=["api"])
+    @app.get("/articles", tags=["api"], response_model=ArticleOut, responses=problems(404, 422))
+    def get_article_by_url(
+        url: Annotated[
+            str,
+            Query(
+                pattern=ONE_LINE,
+                min_length=1,
+                max_length=2000,
+                examples=["https://example.org/news/2026/07/01/tram-line-opens"],
+                description="The article's URL (or any key GET /articles/{key} takes).",
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """A stored article by its URL, which cannot be a path segment (its slashes split it)."""
+        with service.reading() as stories:
+            return article_out(stories, article_or_404(stories, url))
+
+    @app.get("/feeds", tags=["api"], response_model=list[FeedOut])
     def list_feeds() -> list[FeedOut]:
         """The feeds `storylink watch` follows, with their health."""
         with service.reading() as stories:
             health = feed_health(feed_store(stories.store))
         return [FeedOut(**vars(h)) for h in health]
 
-    @app.get("/search", tags=["api"])
+    @app.get("/search", tags=["api"], response_model=SearchOut, responses=problems(422))
     def search(
-        q: Annotated[str, Query(min_length=1, description="Text in any language.")],
+        q: Annotated[
+            str,
+            Query(min_length=1, max_length=2000, pattern=VISIBLE_LINE, description="Any language."),
+        ],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> dict[str, Any]:
         """The best article of each matching story, best first (similarity: a z-score)."""
@@ -342,41 +483,50 @@ def create_app(
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     def side_article(side: Side, name: str) -> Article:
-        if side.id:
+        if isinstance(side, IdSide):
             with service.reading() as stories:
-                found = stories.store.find_article(side.id)
-            if found is None:
-                raise HTTPException(404, f"{name}: no article {side.id}")
-            return found[1]
-        if side.url:
-            try:
-                return read_one(side.url, fetcher=fetcher)
-            except ReadError as error:
-                raise HTTPException(422, f"{name}: {error}") from None
-        return _article(side, name)
+                return article_or_404(stories, side.id, f"{name}: ")[1]
+        try:
+            if isinstance(side, TextSide):
+                return _article(side, name)
+            return read_one(side.url, fetcher=fetcher)
+        except (ReadError, ValueError) as error:
+            raise HTTPException(422, f"{name}: {error}" if side.url else str(error)) from None
 
-    def compare_sides(a: Side, b: Side) -> PairScore:
-        first, second = side_article(a, "a"), side_article(b, "b")
+    def compare_sides(a: Side, b: Side, names: tuple[str, str] = ("a", "b")) -> PairScore:
+        first, second = side_article(a, names[0]), side_article(b, names[1])
         with service.lock:
             try:
                 return service.comparer.compare(first, second)
             except CompareError as error:
                 raise HTTPException(422, str(error)) from None
 
-    @app.post("/compare", tags=["api"])
+    @app.post(
+        "/compare",
+        tags=["api"],
+        response_model=CompareOut,
+        responses=problems(400, 404, 413, 422),
+    )
     def compare(body: CompareIn) -> dict[str, Any]:
-        """Score two articles (the same JSON as `storylink compare --json`)."""
+        """Score two articles (the same JSON as `storylink compare --json`). 422 also when an
+        article cannot be compared (no language can be told, a URL cannot be read)."""
         return compare_sides(body.a, body.b).to_dict()
 
-    @app.post("/articles", tags=["api"], status_code=202, dependencies=[Depends(authorised)])
+    @app.post(
+        "/articles",
+        tags=["api"],
+        status_code=202,
+        response_model=JobOut,
+        responses=problems(400, 401, 403, 413, 422, 429),
+        dependencies=[Depends(authorised), Depends(rate_limited)],
+    )
     def post_articles(body: ArticlesIn) -> dict[str, Any]:
-        """Ingest articles in the background; poll `GET /jobs/{id}` for progress."""
-        articles = [_article(a, f"POST /articles#{n}") for n, a in enumerate(body.articles, 1)]
-        job = service.submit(articles)
-        return job.to_dict() | {"status_url": f"/jobs/{job.id}"}
+        """Ingest articles in the background; poll `GET /jobs/{id}` for progress. Each posted
+        article is accepted or skipped with its reason (`items`); the rest of the batch goes on."""
+        return service.submit(*_posted(body.articles)).to_dict()
 
-    @app.get("/jobs/{job_id}", tags=["api"])
-    def get_job(job_id: str) -> dict[str, Any]:
+    @app.get("/jobs/{job_id}", tags=["api"], response_model=JobOut, responses=problems(404, 422))
+    def get_job(job_id: Annotated[str, FastAPIPath(pattern=ONE_LINE, max_length=64)]) -> Any:
         """An ingest job: status (queued, running, done, failed), progress and report."""
         job = service.jobs.get(job_id)
         if job is None:
@@ -390,16 +540,16 @@ def create_app(
         request: Request,
         language: str | None = None,
         q: str | None = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_OFFSET // PAGE_SIZE)] = 1,
     ) -> Response:
         with service.reading() as stories:
             found = find_stories(
                 stories,
-                language or None,
+                language.strip().lower() or None if language else None,
                 None,
                 None,
                 None,
-                q or None,
+                q.strip() or None if q else None,
                 "newest",
                 PAGE_SIZE + 1,
                 (page - 1) * PAGE_SIZE,
@@ -419,28 +569,38 @@ def create_app(
         )
 
     @app.get("/story/{story_id}", response_class=HTMLResponse, include_in_schema=False)
-    def page_story(request: Request, story_id: int, language: str | None = None) -> Response:
+    def page_story(
+        request: Request,
+        story_id: Annotated[int, FastAPIPath(ge=0, le=SQLITE_MAX_INT)],
+        language: str | None = None,
+    ) -> Response:
         with service.reading() as stories:
             story = story_or_404(stories, story_id, language)
         return TEMPLATES.TemplateResponse(request, "story.html", {"story": story})
 
-    @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
-    def page_compare(request: Request, a: str | None = None, b: str | None = None) -> Response:
+    @app.get(
+        "/compare",
+        response_class=HTMLResponse,
+        tags=["pages"],
+        responses={200: {"description": "The compare form (HTML).", "content": {"text/html": {}}}},
+    )
+    def page_compare(
+        request: Request,
+        a: Annotated[str | None, Query(description="Stored article id for side A.")] = None,
+        b: Annotated[str | None, Query(description="Stored article id for side B.")] = None,
+    ) -> Response:
+        """The compare form for people (shares its path with `POST /compare`)."""
         return _compare_page(request, {"a_id": a or "", "b_id": b or ""}, None, None)
 
     @app.post("/compare/page", response_class=HTMLResponse, include_in_schema=False)
     async def page_compare_result(request: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
-        sides = []
+        body = (await request.body()).decode("utf-8", "replace")  # a bad byte is not a crash
+        form = {k: v[0] for k, v in parse_qs(body).items()}
         try:
-            for name in ("a", "b"):
-                stored = form.get(f"{name}_id", "").strip()
-                text = form.get(f"{name}_text", "").strip()
-                title = form.get(f"{name}_title", "").strip()
-                sides.append(Side(id=stored) if stored else Side(text=text, title=title))
-            score = compare_sides(*sides)
+            a, b = _form_side(form, "a"), _form_side(form, "b")
+            score = compare_sides(a, b, names=("Article A", "Article B"))
         except (ValueError, HTTPException) as error:
-            message = error.detail if isinstance(error, HTTPException) else _first_error(error)
+            message = error.detail if isinstance(error, HTTPException) else str(error)
             return _compare_page(request, form, None, str(message), status=422)
         return _compare_page(request, form, score, None)
 
@@ -461,21 +621,20 @@ def create_app(
     return app
 
 
-def _first_error(error: ValueError) -> str:
-    errors = getattr(error, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}".strip(": ")
-    return str(error)
-
-
-def _date(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    parsed = parse_date(value)
-    if parsed is None:
-        raise HTTPException(422, f"{name}: cannot read {value!r} as a date")
-    return parsed
+def _form_side(form: dict[str, str], name: str) -> Side:
+    """One side of the compare form, or a `ValueError` in the form's own words."""
+    stored = form.get(f"{name}_id", "").strip()
+    text = form.get(f"{name}_text", "").strip()
+    title = form.get(f"{name}_title", "").strip()
+    label = f"Article {name.upper()}"
+    if stored and text:
+        raise ValueError(f"{label}: give a stored article id or a text, not both")
+    if not stored and not text:
+        raise ValueError(f"{label}: give a stored article id, or paste its text")
+    try:
+        return IdSide(id=stored) if stored else TextSide(text=text, title=title)
+    except ValidationError:
+        raise ValueError(f"{label}: the text or title holds control characters") from None
 
 
 def _version() -> str:

@@ -29,6 +29,11 @@ def test_read_endpoints(served: str) -> None:
     }
     arabic = httpx.get(f"{served}/stories", params={"language": "ar"}).json()["stories"]
     assert len(arabic) == 2
+    for name in ("Arabic", "العربية", "AR"):  # a language as a person names it
+        named = httpx.get(f"{served}/stories", params={"language": name}).json()["stories"]
+        assert named == arabic
+    unknown = httpx.get(f"{served}/stories", params={"language": "Elvish"})
+    assert unknown.status_code == 422 and "e.g. ar, Arabic" in unknown.text
     by_text = httpx.get(f"{served}/stories", params={"text": "earthquake in Izmir"}).json()
     assert "ar" in by_text["stories"][0]["languages"]
     paged = httpx.get(f"{served}/stories", params={"limit": 2, "offset": 4}).json()["stories"]

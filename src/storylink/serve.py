@@ -39,7 +39,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .api_models import (
-    LANGUAGE,
     MAX_OFFSET,
     ONE_LINE,
     SQLITE_MAX_INT,
@@ -67,6 +66,7 @@ from .article import Article
 from .compare import CompareError, Comparer, PairScore
 from .encode import EncoderSet
 from .feeds import feed_health, feed_store
+from .language import language_code
 from .ratelimit import RateLimiter
 from .read import FieldNames, ReadError, read_one, record_article, url_fetcher
 from .store import Member
@@ -96,6 +96,17 @@ def utc_minute(when: datetime | None) -> str:
 
 
 TEMPLATES.env.filters["utc"] = utc_minute
+
+
+def language_param(value: str | None) -> str | None:
+    """A language filter as a person gives it ("ar", "Arabic", "العربية") → its code; 422
+    saying what is accepted otherwise."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return language_code(value)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -373,7 +384,12 @@ def create_app(
     @app.get("/stories", tags=["api"], response_model=StoriesOut, responses=problems(422))
     def list_stories(
         language: Annotated[
-            str | None, Query(pattern=LANGUAGE, description="Stories with an article in it.")
+            str | None,
+            Query(
+                pattern=ONE_LINE,
+                max_length=64,
+                description="Stories with an article in it: a code or a name (ar, Arabic).",
+            ),
         ] = None,
         since: Annotated[
             When | None, Query(description="Last article on or after (ISO date or time).")
@@ -400,7 +416,7 @@ def create_app(
         with service.reading() as stories:
             found = find_stories(
                 stories,
-                language.lower() if language else None,
+                language_param(language),
                 day_start(since),
                 day_end(until),
                 entity,
@@ -417,12 +433,17 @@ def create_app(
     def get_story(
         story_id: Annotated[int, FastAPIPath(ge=0, le=SQLITE_MAX_INT, examples=[1])],
         language: Annotated[
-            str | None, Query(pattern=LANGUAGE, description="Headline in this language.")
+            str | None,
+            Query(
+                pattern=ONE_LINE,
+                max_length=64,
+                description="Headline in this language: a code or a name (ar, Arabic).",
+            ),
         ] = None,
     ) -> dict[str, Any]:
         """One story with its timeline, languages, sources and key names."""
         with service.reading() as stories:
-            return story_or_404(stories, story_id, language and language.lower()).to_dict()
+            return story_or_404(stories, story_id, language_param(language)).to_dict()
 
     @app.get(
         "/articles/{key}", tags=["api"], response_model=ArticleOut, responses=problems(404, 422)
@@ -545,7 +566,7 @@ def create_app(
         with service.reading() as stories:
             found = find_stories(
                 stories,
-                language.strip().lower() or None if language else None,
+                language_param(language),
                 None,
                 None,
                 None,

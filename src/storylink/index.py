@@ -445,17 +445,41 @@ class ShardedIndex:
         missing or unreadable. A `writer` also cuts rows a crash left past the manifest."""
         directory = Path(directory)
         index = cls(dimension, directory)
+        problem = ""
         try:
             index._load(writer)
-        except FileNotFoundError:
+        except FileNotFoundError as error:
+            problem = f"missing ({Path(error.filename or directory).name})"
             index = cls(dimension, directory)
         except (OSError, ValueError, KeyError, TypeError) as error:
-            log.warning("%s: unreadable (%s); rebuilding it from the store", directory, error)
+            problem = f"unreadable ({error})"
             if writer:
                 shutil.rmtree(directory, ignore_errors=True)
             index = cls(dimension, directory)
-        index.catch_up(stored)
+        added = index.catch_up(stored)
+        if problem and added:
+            log.warning(
+                "vector index %s is %s: rebuilt from the database (%d articles)%s",
+                directory,
+                problem,
+                added,
+                "" if writer else "; `storylink doctor --repair` or the next ingest rewrites it",
+            )
         return index
+
+    @classmethod
+    def saved(cls, directory: str | Path, dimension: int) -> ShardedIndex:
+        """The index exactly as its files hold it, not caught up (for `storylink doctor`);
+        OSError, ValueError, KeyError or TypeError when they cannot be read."""
+        index = cls(dimension, directory)
+        index._load(writer=False)
+        return index
+
+    def contents(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(shard, rows, int8 vectors) of each block held, removed rows (label -1) included."""
+        for key, shard in self._shards.items():
+            for block in shard.blocks():
+                yield key, block.live_rows(), block.vectors[: block.count]
 
     def _load(self, writer: bool) -> None:
         assert self.directory is not None

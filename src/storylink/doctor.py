@@ -272,7 +272,8 @@ def _article_findings(db: sqlite3.Connection) -> list[Finding]:
     return [
         Finding(
             "unreadable-article",
-            _n(len(damaged), "article", "articles") + f" cannot be used as stored: {'; '.join(reasons)}",
+            _n(len(damaged), "article", "articles")
+            + f" cannot be used as stored: {'; '.join(reasons)}",
             len(damaged),
             "analyses them again from their text (loads the models); they keep their story",
             tuple(str(seq) for seq, _ in damaged),

@@ -39,7 +39,14 @@ import numpy as np
 from . import lock
 from .encode import unpack_vector
 from .index import ShardedIndex, month_of, quantise
-from .store import SCHEMA_VERSION, AnalysisError, SQLiteStore, StoreError, read_analysis
+from .store import (
+    SCHEMA_VERSION,
+    AnalysisError,
+    SQLiteStore,
+    StoreError,
+    read_analysis,
+    read_only_connection,
+)
 from .stories import STALE_SETTING, StoryStore, index_directory
 
 VIEWS = ("document", "title")
@@ -391,8 +398,7 @@ def _check_into(report: Report, path: Path) -> None:
     if not path.is_file():
         report.error = f"{path}: no such database"
         return
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as db:
+    with closing(read_only_connection(path)) as db:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         report.schema_version = version
         if version == 0:

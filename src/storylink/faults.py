@@ -9,6 +9,8 @@ again adds only what is missing.
 from __future__ import annotations
 
 import errno
+import resource
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -34,7 +36,7 @@ def explain(error: BaseException, db: Path) -> str | None:
             return busy_message(db, lock_wait())
         if "readonly" in text or "read-only" in text:
             return _read_only(db, str(error))
-        if "full" in text:
+        if "full" in text or "disk i/o" in text:  # ENOSPC; EFBIG and failing disks
             return _full(db, str(error))
         if "unable to open" in text:
             return (
@@ -52,9 +54,18 @@ def explain(error: BaseException, db: Path) -> str | None:
 
 def _full(path: Path, detail: str) -> str:
     return (
-        f"{path}: no space left to write ({detail}). The batch being written was not saved; "
-        f"free some space, then {AGAIN}"
+        f"{path}: could not write ({detail}; {_room(path)}). Free some space: the batch being "
+        f"written was not saved, {AGAIN}"
     )
+
+
+def _room(path: Path) -> str:
+    """What limits writing here: a file size limit on this process, else the free space."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        return f"files may not grow beyond {soft:,} bytes here: ulimit -f"
+    folder = next((p for p in (path, *path.parents) if p.is_dir()), Path("/"))
+    return f"{shutil.disk_usage(folder).free / 2**20:,.0f} MB free on its file system"
 
 
 def _read_only(path: Path, detail: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -516,6 +517,22 @@ def _member_article(row: sqlite3.Row) -> tuple[Member, Article]:
 PAGE_SIZE = 16_384
 
 
+def read_only_connection(path: Path) -> sqlite3.Connection:
+    """The database opened for reading only. Where SQLite may not create the WAL's shared
+    memory file beside it (a read-only directory or file system) and no write is pending in a
+    WAL file, it is opened as immutable, which needs no such file."""
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        wal = path.with_name(path.name + "-wal")
+        if os.access(path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size):
+            raise
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+
+
 class SQLiteStore:
     """The embedded default store: one SQLite file (WAL), no server."""
 
@@ -524,9 +541,7 @@ class SQLiteStore:
         store of the current schema without writing anything (`storylink doctor`)."""
         self.path = Path(path)
         if read_only:
-            self._db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-            )
+            self._db = read_only_connection(self.path)
             if self.schema_version != SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: schema {self.schema_version}, not {SCHEMA_VERSION}")
             return
@@ -538,6 +553,11 @@ class SQLiteStore:
             # overflow 4 KB pages, which wastes ~0.9 KB an article (RESULTS.md, "page size")
             self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if not self.path.is_file() or os.access(self.path.parent, os.W_OK):
+                raise StoreError(f"{self.path}: cannot be opened ({error})") from error
+            log.info("%s: in a read-only directory or file system; opened for reading", path)
+            self._db = read_only_connection(self.path)
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: not a SQLite database ({error})") from error
         self._db.execute("PRAGMA synchronous=NORMAL")

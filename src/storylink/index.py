@@ -448,8 +448,8 @@ class ShardedIndex:
         problem = ""
         try:
             index._load(writer)
-        except FileNotFoundError as error:
-            problem = f"missing ({Path(error.filename or directory).name})"
+        except FileNotFoundError:
+            problem = "missing"
             index = cls(dimension, directory)
         except (OSError, ValueError, KeyError, TypeError) as error:
             problem = f"unreadable ({error})"

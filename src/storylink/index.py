@@ -448,12 +448,9 @@ class ShardedIndex:
         problem = ""
         try:
             index._load(writer)
-        except FileNotFoundError:
-            problem = "missing"
-            index = cls(dimension, directory)
         except (OSError, ValueError, KeyError, TypeError) as error:
-            problem = f"unreadable ({error})"
-            if writer:
+            problem = "missing" if isinstance(error, FileNotFoundError) else f"unreadable ({error})"
+            if writer:  # files a partial index left would be appended to
                 shutil.rmtree(directory, ignore_errors=True)
             index = cls(dimension, directory)
         added = index.catch_up(stored)

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import lock
+from .cluster import headline_of
 from .encode import unpack_vector
 from .index import ShardedIndex, month_of, quantise
 from .store import (
@@ -476,11 +477,18 @@ def _story_figures(db: sqlite3.Connection) -> None:
         "UPDATE stories SET size = f.size, first_ts = f.first_ts, last_ts = f.last_ts, "
         f"sole_space = f.sole_space FROM ({MEMBER_FIGURES}) AS f WHERE stories.id = f.id"
     )
-    db.execute(  # the most central member, as the clusterer chooses
-        "UPDATE stories SET headline_seq = (SELECT m.seq FROM memberships m "
-        "WHERE m.story_id = stories.id ORDER BY m.centrality DESC, m.seq LIMIT 1) "
-        f"WHERE {HEADLINE_OUTSIDE}"
-    )
+    for (story_id,) in db.execute(f"SELECT id FROM stories WHERE {HEADLINE_OUTSIDE}").fetchall():
+        by_space: dict[str, list[int]] = {}
+        centrality: dict[int, float] = {}
+        for seq, encoder, value in db.execute(
+            "SELECT m.seq, a.encoder, m.centrality FROM memberships m "
+            "JOIN articles a ON a.seq = m.seq WHERE m.story_id = ? ORDER BY m.seq",
+            (story_id,),
+        ):
+            by_space.setdefault(encoder, []).append(seq)
+            centrality[seq] = value
+        headline = headline_of(by_space, centrality)  # as the clusterer chooses it
+        db.execute("UPDATE stories SET headline_seq = ? WHERE id = ?", (headline, story_id))
 
 
 def _repair_rows(path: Path, kinds: set[str]) -> None:

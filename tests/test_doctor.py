@@ -41,6 +41,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, doctor_comparer: Comparer
 
 def copy_store(db: Path, folder: Path) -> Path:
     """The database and everything beside it (WAL, indexes) under `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
     for path in db.parent.glob(db.name + "*"):
         target = folder / path.name
         if path.is_dir():

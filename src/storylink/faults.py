@@ -17,10 +17,6 @@ from pathlib import Path
 from .lock import LockError, busy_message, lock_wait
 from .store import StoreError
 
-AGAIN = (
-    "everything saved before is intact; run the same command again and it adds only what is missing"
-)
-
 FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
@@ -54,8 +50,9 @@ def explain(error: BaseException, db: Path) -> str | None:
 
 def _full(path: Path, detail: str) -> str:
     return (
-        f"{path}: could not write ({detail}; {_room(path)}). Free some space: the batch being "
-        f"written was not saved, {AGAIN}"
+        f"{path}: could not write ({detail}; {_room(path)}). The batch being written was not "
+        "saved and everything saved before is intact: free some space, then run the same "
+        "command again; it adds only what is missing"
     )
 
 

@@ -460,7 +460,14 @@ class ShardedIndex:
                 directory,
                 problem,
                 added,
-                "" if writer else "; `storylink doctor --repair` or the next ingest rewrites it",
+                "" if writer else "; `storylink doctor --repair` rewrites its files",
+            )
+        elif added and writer:  # a reader may be behind a live writer; a writer is not
+            log.warning(
+                "vector index %s was %d articles behind the database (an interrupted write): "
+                "brought up to date",
+                directory,
+                added,
             )
         return index
 
@@ -495,6 +502,10 @@ class ShardedIndex:
                     os.truncate(path, size)  # rows a crash left past the manifest
             if count:
                 self._shards[key] = self._mapped_shard(key, count)
+        if writer:  # a month first written by a flush that did not finish: its rows come back
+            for path in self.directory.iterdir():  # from the store, not appended to these
+                if path.suffix in (".vec", ".rows") and path.stem not in manifest["shards"]:
+                    path.unlink()
         self._count = int(manifest["count"])
         self._max_label = int(manifest["max_label"])
         if manifest["lists"]:

@@ -223,8 +223,8 @@ def _story_findings(db: sqlite3.Connection) -> list[Finding]:
         found.append(
             Finding(
                 "story-figures",
-                _n(len(wrong), "story disagrees", "stories disagree")
-                + " with its members (size, first or last publication time, headline or encoder)",
+                _n(len(wrong), "story disagrees with its", "stories disagree with their")
+                + " members (size, first or last publication time, headline or encoder)",
                 len(wrong),
                 "recomputes them from the members",
                 tuple(map(str, wrong)),

@@ -15,28 +15,13 @@ import numpy as np
 import pytest
 
 from storylink.compare import Comparer
-from storylink.demo import examples_path
 from storylink.doctor import check, repair
-from storylink.encode import EncoderSet, unpack_vector
+from storylink.encode import unpack_vector
 from storylink.index import ROW
 from storylink.store import SCHEMA_VERSION
 from storylink.stories import StoryStore
 
 Damage = Callable[[Path], None]
-
-
-@pytest.fixture(scope="module")
-def doctor_comparer() -> Comparer:
-    return Comparer(encoders=EncoderSet(None), compact_vectors=True)
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory, doctor_comparer: Comparer) -> Path:
-    """The 22 example articles ingested with the real pipeline (5 stories, both encoders)."""
-    db = tmp_path_factory.mktemp("pristine") / "examples.db"
-    with StoryStore(db, comparer=doctor_comparer) as stories:
-        assert stories.ingest([examples_path()]).added == 22
-    return db
 
 
 def copy_store(db: Path, folder: Path) -> Path:

@@ -25,9 +25,7 @@ from storylink.compare import Comparer
 from storylink.demo import examples_path
 from storylink.doctor import check
 from storylink.stories import StoryStore
-from tests.test_doctor import copy_store, doctor_comparer, pristine, rows, snapshot, sql
-
-__all__ = ["doctor_comparer", "pristine"]  # module fixtures shared with test_doctor
+from tests.test_doctor import copy_store, rows, snapshot, sql
 
 FIRST = 8  # example articles in the store before a fault
 

@@ -25,6 +25,7 @@ from rich.table import Table
 from .article import Article
 from .cluster import ClusterParams
 from .compare import CompareError, Comparer, PairScore
+from .doctor import SHOWN
 from .doctor import Report as DoctorReport
 from .doctor import check as check_store
 from .doctor import repair as repair_store
@@ -757,7 +758,7 @@ def _print_report(report: DoctorReport, db: Path, repaired: bool) -> None:
         console.print(f"[green]repaired:[/] {escape(finding.problem)}", highlight=False)
     label = "[red]not repaired:[/]" if repaired else "[yellow]problem:[/]"
     for finding in report.findings:
-        subjects = ", ".join(finding.subjects[:10])
+        subjects = ", ".join(finding.subjects[:SHOWN])
         action = (
             f"--repair {finding.repair}" if finding.repair else "cannot be repaired by storylink"
         )

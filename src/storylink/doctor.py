@@ -39,7 +39,7 @@ import numpy as np
 from . import lock
 from .cluster import headline_of
 from .encode import unpack_vector
-from .index import ShardedIndex, month_of, quantise
+from .index import ROW, ShardedIndex, month_of, quantise
 from .store import (
     SCHEMA_VERSION,
     AnalysisError,
@@ -300,26 +300,34 @@ def _index_problem(store: SQLiteStore, directory: Path, encoder: str, view: str)
         saved = ShardedIndex.saved(directory, dimension)
     except (OSError, ValueError, KeyError, TypeError) as error:
         return f"unreadable ({error})"
-    held: dict[int, tuple[str, np.ndarray, np.ndarray]] = {}
-    duplicated = 0
-    for shard, rows, vectors in saved.contents():
-        for position in np.flatnonzero(rows["label"] >= 0).tolist():
-            label = int(rows[position]["label"])
-            duplicated += label in held
-            held[label] = (shard, rows[position], vectors[position])
-    missing = differing = 0
-    expected = set()
-    for seq, ts, vector in store.indexed_vectors(encoder, view):
-        expected.add(seq)
-        if seq not in held:
-            missing += 1
+    blocks = list(saved.contents())
+    rows = np.concatenate([r for _, r, _ in blocks]) if blocks else np.empty(0, ROW)
+    vectors = np.concatenate([v for _, _, v in blocks]) if blocks else np.empty((0, dimension))
+    shards = np.concatenate([np.full(len(r), key) for key, r, _ in blocks] or [np.empty(0)])
+    live = rows["label"] >= 0  # removed rows (a revision's old vector) are not held
+    rows, vectors, shards = rows[live], vectors[live], shards[live]
+    order = np.argsort(rows["label"], kind="stable")
+    labels = rows["label"][order]
+    held = len(np.unique(labels))
+    missing = differing = matched = 0
+    for batch in _batches(store.indexed_vectors(encoder, view)):
+        seqs = np.array([seq for seq, _, _ in batch])
+        times = np.array([math.nan if ts is None else ts for _, ts, _ in batch])
+        at = np.minimum(np.searchsorted(labels, seqs), max(len(labels) - 1, 0))
+        found = labels[at] == seqs if len(labels) else np.zeros(len(seqs), bool)
+        missing += int((~found).sum())
+        matched += int(found.sum())
+        if not found.any():
             continue
-        shard, row, stored = held[seq]
-        values, scales = quantise(vector[None, :])
-        same_time = (ts is None and math.isnan(row["time"])) or row["time"] == ts
-        same_vector = np.array_equal(values[0], stored) and scales[0] == row["scale"]
-        differing += not (same_time and same_vector and shard == month_of(ts))
-    extra = len(set(held) - expected)
+        where = order[at[found]]
+        values, scales = quantise(np.vstack([v for _, _, v in batch])[found])
+        same = (vectors[where] == values).all(axis=1) & (rows["scale"][where] == scales)
+        stored_times, times = rows["time"][where], times[found]
+        same &= (stored_times == times) | (np.isnan(stored_times) & np.isnan(times))
+        same &= shards[where] == np.array([month_of(t) for t in times.tolist()])
+        differing += int((~same).sum())
+    extra = held - matched
+    duplicated = len(labels) - held
     parts = [
         f"{n} {what}"
         for n, what in (
@@ -331,6 +339,19 @@ def _index_problem(store: SQLiteStore, directory: Path, encoder: str, view: str)
         if n
     ]
     return f"out of step: {', '.join(parts)}" if parts else ""
+
+
+def _batches(
+    items: Iterator[tuple[int, float | None, np.ndarray]], size: int = 4096
+) -> Iterator[list[tuple[int, float | None, np.ndarray]]]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _index_findings(db_path: Path, db: sqlite3.Connection) -> list[Finding]:

@@ -1,5 +1,5 @@
 """The `storylink` command line: demo, compare, read; ingest, stories, story, search, related,
-recluster, export, eval."""
+recluster, export, doctor, eval."""
 
 from __future__ import annotations
 

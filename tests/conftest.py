@@ -116,3 +116,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("peer corpora: storylink read")
         for corpus, (read, skipped) in sorted(PEER_COUNTS.items()):
             terminalreporter.write_line(f"{corpus}: {read} read, {skipped} skipped, 0 tracebacks")
+
+
+@pytest.fixture(scope="session")
+def doctor_comparer() -> Comparer:
+    """The comparer the story tests use (compact vectors, as a store keeps them)."""
+    from storylink.encode import EncoderSet
+
+    return Comparer(encoders=EncoderSet(None), compact_vectors=True)
+
+
+@pytest.fixture(scope="session")
+def pristine(tmp_path_factory: pytest.TempPathFactory, doctor_comparer: Comparer) -> Path:
+    """The 22 example articles ingested with the real pipeline (5 stories, both encoders);
+    copy it before changing it (`tests.test_doctor.copy_store`)."""
+    from storylink.demo import examples_path
+    from storylink.stories import StoryStore
+
+    db = tmp_path_factory.mktemp("pristine") / "examples.db"
+    with StoryStore(db, comparer=doctor_comparer) as stories:
+        assert stories.ingest([examples_path()]).added == 22
+    return db

@@ -269,7 +269,10 @@ def test_store_refuses_foreign_and_newer_databases(tmp_path: Path) -> None:
         SQLiteStore(tmp_path / "text.db")
 
 
-def test_a_second_writer_is_refused(tmp_path: Path, story_comparer: Comparer) -> None:
+def test_a_second_writer_is_refused(
+    tmp_path: Path, story_comparer: Comparer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORYLINK_LOCK_WAIT", "0.5")  # waits that long, then says who holds it
     path = tmp_path / "lock.db"
     with StoryStore(path, comparer=story_comparer) as first:
         held = first._lock()

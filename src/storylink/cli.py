@@ -1,12 +1,15 @@
 """The `storylink` command line: demo, compare, read; ingest, stories, story, search, related,
-recluster, export, eval."""
+recluster, export, doctor, eval."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import mean
@@ -22,11 +25,17 @@ from rich.table import Table
 from .article import Article
 from .cluster import ClusterParams
 from .compare import CompareError, Comparer, PairScore
+from .doctor import SHOWN
+from .doctor import Report as DoctorReport
+from .doctor import check as check_store
+from .doctor import repair as repair_store
 from .encode import EncoderSet
 from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score_pairs
+from .faults import explain
 from .feeds import FeedSource, feed_store, subscribe
 from .fetch import FetchPolicy
 from .language import language_code
+from .lock import LockError
 from .paths import cache_dir
 from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fetcher
 from .scorer import RIDGE_ALPHA, Scorer
@@ -372,15 +381,22 @@ def _params(
         raise _fail(str(error)) from None
 
 
+@contextmanager
 def _open(
     db: Path, params: ClusterParams | None = None, workers: int = 1, batch_size: int = BATCH_SIZE
-) -> StoryStore:
+) -> Iterator[StoryStore]:
+    """The story store for one command; storage faults (disk full, read-only, a writer that
+    keeps the lock) end the command with what happened and what to do (`faults.explain`)."""
     if not db.parent.exists():
         raise _fail(f"{db.parent}: no such directory")
     try:
-        return StoryStore(db, params=params, workers=workers, batch_size=batch_size)
-    except StoreError as error:
-        raise _fail(str(error)) from None
+        with StoryStore(db, params=params, workers=workers, batch_size=batch_size) as stories:
+            yield stories
+    except (StoreError, sqlite3.Error, OSError) as error:
+        message = explain(error, db)
+        if message is None:
+            raise
+        raise _fail(message) from None
 
 
 def _need_db(db: Path) -> None:
@@ -734,6 +750,66 @@ def export(
         except (ValueError, OSError) as error:
             raise _fail(str(error)) from None
     console.print(f"wrote {count} rows to {escape(str(out))}")
+
+
+@app.command("doctor")
+def doctor_command(
+    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix what can be fixed, then check again.")
+    ] = False,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Check a story database and its vector indexes for damage; --repair fixes what it can.
+
+    Checks the schema version and SQLite's integrity; that every article is in exactly one
+    story and each story's size, time span and headline match its members; orphan rows
+    (vectors, names, memberships, feed entries of nothing); that every article's analysis and
+    vector can be read; that each index holds exactly the database's articles and vectors.
+    Checking changes nothing. --repair waits for the writer lock, drops orphans, recomputes
+    stories, gives an article in no story one of its own, rebuilds indexes, analyses damaged
+    articles again, and says what it could not fix.
+
+    Exit codes: 0 healthy (with --repair: healthy afterwards); 1 problems found (with --repair:
+    some are left); 2 the database could not be checked (missing, not storylink's, newer).
+
+    Example: storylink doctor --db news.db --repair
+    """
+    try:
+        report = repair_store(db) if repair else check_store(db)
+    except (StoreError, LockError, sqlite3.Error, OSError) as error:
+        raise _fail(explain(error, db) or str(error)) from None
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_report(report, db, repair)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_report(report: DoctorReport, db: Path, repaired: bool) -> None:
+    if report.error:
+        raise _fail(report.error)
+    console.print(
+        f"{escape(report.db)}: schema {report.schema_version}, "
+        f"{_count(report.articles, 'article')}, {_count(report.stories, 'story', 'stories')} "
+        f"({'repaired and checked again' if repaired else 'checked'} in {report.seconds:.2f} s)",
+        highlight=False,
+    )
+    for finding in report.repaired:
+        console.print(f"[green]repaired:[/] {escape(finding.problem)}", highlight=False)
+    label = "[red]not repaired:[/]" if repaired else "[yellow]problem:[/]"
+    for finding in report.findings:
+        subjects = ", ".join(finding.subjects[:SHOWN])
+        action = (
+            f"--repair {finding.repair}" if finding.repair else "cannot be repaired by storylink"
+        )
+        line = f"{label} {escape(finding.problem)}"
+        line += f" [dim]({escape(subjects)})[/]" if subjects else ""
+        console.print(f"{line}\n  → {escape(action)}", highlight=False, soft_wrap=True)
+    if not report.findings:
+        console.print("[bold green]healthy[/]")
+    elif not repaired and any(f.repair for f in report.findings):
+        console.print(f"run: storylink doctor --db {escape(str(db))} --repair", highlight=False)
 
 
 @app.command()

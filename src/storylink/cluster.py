@@ -407,5 +407,11 @@ class OnlineClusterer:
             matrix = np.vstack(self._documents(members))
             values = matrix @ unit(matrix.mean(axis=0))
             story.centrality.update(zip(members, values.tolist(), strict=True))
-        main = max(by_space.values(), key=lambda members: (len(members), -members[0]))
-        story.headline = max(main, key=lambda m: (story.centrality[m], -m))
+        story.headline = headline_of(by_space, story.centrality)
+
+
+def headline_of(by_space: dict[str, list[int]], centrality: dict[int, float]) -> int:
+    """A story's headline: its most central member in the encoder space holding most members
+    (`by_space`: members in ingestion order per encoder)."""
+    main = max(by_space.values(), key=lambda members: (len(members), -members[0]))
+    return max(main, key=lambda m: (centrality[m], -m))

@@ -445,17 +445,45 @@ class ShardedIndex:
         missing or unreadable. A `writer` also cuts rows a crash left past the manifest."""
         directory = Path(directory)
         index = cls(dimension, directory)
+        problem = ""
         try:
             index._load(writer)
-        except FileNotFoundError:
-            index = cls(dimension, directory)
         except (OSError, ValueError, KeyError, TypeError) as error:
-            log.warning("%s: unreadable (%s); rebuilding it from the store", directory, error)
-            if writer:
+            problem = "missing" if isinstance(error, FileNotFoundError) else f"unreadable ({error})"
+            if writer:  # files a partial index left would be appended to
                 shutil.rmtree(directory, ignore_errors=True)
             index = cls(dimension, directory)
-        index.catch_up(stored)
+        added = index.catch_up(stored)
+        if problem and added:
+            log.warning(
+                "vector index %s is %s: rebuilt from the database (%d articles)%s",
+                directory,
+                problem,
+                added,
+                "" if writer else "; `storylink doctor --repair` rewrites its files",
+            )
+        elif added and writer:  # a reader may be behind a live writer; a writer is not
+            log.warning(
+                "vector index %s was %d articles behind the database (an interrupted write): "
+                "brought up to date",
+                directory,
+                added,
+            )
         return index
+
+    @classmethod
+    def saved(cls, directory: str | Path, dimension: int) -> ShardedIndex:
+        """The index exactly as its files hold it, not caught up (for `storylink doctor`);
+        OSError, ValueError, KeyError or TypeError when they cannot be read."""
+        index = cls(dimension, directory)
+        index._load(writer=False)
+        return index
+
+    def contents(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(shard, rows, int8 vectors) of each block held, removed rows (label -1) included."""
+        for key, shard in self._shards.items():
+            for block in shard.blocks():
+                yield key, block.live_rows(), block.vectors[: block.count]
 
     def _load(self, writer: bool) -> None:
         assert self.directory is not None
@@ -474,6 +502,10 @@ class ShardedIndex:
                     os.truncate(path, size)  # rows a crash left past the manifest
             if count:
                 self._shards[key] = self._mapped_shard(key, count)
+        if writer:  # a month first written by a flush that did not finish: its rows come back
+            for path in self.directory.iterdir():  # from the store, not appended to these
+                if path.suffix in (".vec", ".rows") and path.stem not in manifest["shards"]:
+                    path.unlink()
         self._count = int(manifest["count"])
         self._max_label = int(manifest["max_label"])
         if manifest["lists"]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -39,6 +40,7 @@ from .encode import (
 )
 from .entities import EntityProfile, Mention, name_tables, name_terms, search_key
 from .features import PreparedArticle
+from .lock import lock_wait
 from .text import SentencesOf
 
 log = logging.getLogger(__name__)
@@ -321,15 +323,42 @@ def _analysis_blob(
     return zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 9)
 
 
-def _prepared_from(article: Article, blob: bytes) -> PreparedArticle:
-    language, mentions, dates, numbers = json.loads(zlib.decompress(blob))
-    profile = EntityProfile(language, [Mention(*m) for m in mentions], *name_tables(article))
-    return PreparedArticle(
-        article,
-        profile,
-        [DateMention(*d) for d in dates],
-        [NumberMention(*n) for n in numbers],
-    )
+class AnalysisError(ValueError):
+    """A stored analysis that cannot be decoded (a damaged row)."""
+
+
+Analysis = tuple[str, list[Mention], list[DateMention], list[NumberMention]]
+
+
+def read_analysis(blob: bytes) -> Analysis:
+    """Language, mentions, dates and numbers as `_analysis_blob` stored them."""
+    try:
+        language, mentions, dates, numbers = json.loads(zlib.decompress(blob))
+        return (
+            str(language),
+            [Mention(*m) for m in mentions],
+            [DateMention(*d) for d in dates],
+            [NumberMention(*n) for n in numbers],
+        )
+    except (zlib.error, ValueError, TypeError) as error:
+        raise AnalysisError(f"its stored analysis cannot be decoded ({error})") from None
+
+
+def _prepared_from(seq: int, article: Article, blob: bytes) -> PreparedArticle:
+    """The stored article ready to compare; a damaged analysis is reported and left out
+    (the article is compared by its text and vectors) rather than failing the command."""
+    try:
+        language, mentions, dates, numbers = read_analysis(blob)
+    except AnalysisError as error:
+        log.warning(
+            "article %d: %s; comparing it without its names, dates and numbers "
+            "(`storylink doctor --repair` analyses it again)",
+            seq,
+            error,
+        )
+        language, mentions, dates, numbers = article.language or "und", [], [], []
+    profile = EntityProfile(language, mentions, *name_tables(article))
+    return PreparedArticle(article, profile, dates, numbers)
 
 
 def entity_words(key: str) -> list[str]:
@@ -513,19 +542,47 @@ def _member_article(row: sqlite3.Row) -> tuple[Member, Article]:
 PAGE_SIZE = 16_384
 
 
+def read_only_connection(path: Path) -> sqlite3.Connection:
+    """The database opened for reading only. Where SQLite may not create the WAL's shared
+    memory file beside it (a read-only directory or file system) and no write is pending in a
+    WAL file, it is opened as immutable, which needs no such file."""
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        wal = path.with_name(path.name + "-wal")
+        if os.access(path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size):
+            raise
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+
+
 class SQLiteStore:
     """The embedded default store: one SQLite file (WAL), no server."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        """Open (or create) the store and upgrade its schema; `read_only` opens an existing
+        store of the current schema without writing anything (`storylink doctor`)."""
         self.path = Path(path)
+        if read_only:
+            self._db = read_only_connection(self.path)
+            if self.schema_version != SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: schema {self.schema_version}, not {SCHEMA_VERSION}")
+            return
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            self._db = sqlite3.connect(self.path, timeout=lock_wait(), check_same_thread=False)
             # a new file only (an existing one keeps its size): an article's vectors (~4 KB)
             # overflow 4 KB pages, which wastes ~0.9 KB an article (RESULTS.md, "page size")
             self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if not self.path.is_file() or os.access(self.path.parent, os.W_OK):
+                raise StoreError(f"{self.path}: cannot be opened ({error})") from error
+            log.info("%s: in a read-only directory or file system; opened for reading", path)
+            self._db = read_only_connection(self.path)
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: not a SQLite database ({error})") from error
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -683,7 +740,7 @@ class SQLiteStore:
         for chunk, marks in _in_chunks(seqs):
             for row in self._article_rows(chunk, marks, ", a.analysis"):
                 member, article = _member_article(row)
-                found[member.seq] = _prepared_from(article, row[-1])
+                found[member.seq] = _prepared_from(member.seq, article, row[-1])
             vector_rows = self._db.execute(
                 f"SELECT seq, encoder, document, title, sentences FROM vectors "
                 f"WHERE seq IN ({marks})",

@@ -15,7 +15,6 @@ database file, one per encoder.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from . import lock as writer_lock
 from .article import Article
 from .cluster import ArticleState, ClusterParams, Decision, OnlineClusterer, StoryState
 from .compare import Comparer, analyse_chunk
@@ -221,7 +221,7 @@ class StoryStore:
     # ---------------------------------------------------------------- indexes and cache
 
     def _index_path(self, key: str) -> Path:
-        return self.path.with_name(f"{self.path.name}.{key}.index")
+        return index_directory(self.path, *key.split(".", 1))
 
     def _index(self, encoder: str, view: str = "document") -> ShardedIndex | None:
         """The index of an encoder's document (or title) vectors, opened and caught up with the
@@ -307,13 +307,12 @@ class StoryStore:
     # ---------------------------------------------------------------- writing
 
     def _lock(self) -> Any:
-        """Hold the writer lock: a second ingest into the same database fails clearly."""
-        handle = open(self.path.with_name(self.path.name + ".lock"), "w")  # noqa: SIM115
+        """Hold the writer lock: a second writer waits for it (`lock.hold`), then fails
+        saying who holds it."""
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise StoreError(f"{self.path}: another storylink process is writing to it") from None
+            handle = writer_lock.hold(self.path)
+        except writer_lock.LockError as error:
+            raise StoreError(str(error)) from None
         if not self._writing:
             self._writing = True
             live = self._live is not None and self._live[1] == self.store.next_seq()
@@ -328,7 +327,7 @@ class StoryStore:
         """Release the writer lock; the indexes stay open (flushed, and still the writer's
         while nobody else writes: the next `add` goes on with them instead of reopening)."""
         self._writing = False
-        handle.close()
+        writer_lock.release(handle)
 
     def ingest(
         self,
@@ -841,6 +840,12 @@ class _StoredStories:
     ) -> list[tuple[int, int, float | None]]:
         spaces = [space for space in SPACES if space != other_than]
         return self.store.recent_sole_space(spaces, since, until, limit)
+
+
+def index_directory(db: Path, encoder: str, view: str = "document") -> Path:
+    """Where the index of an encoder's document (or title) vectors lives beside `db`."""
+    key = encoder if view == "document" else f"{encoder}.{view}"
+    return db.with_name(f"{db.name}.{key}.index")
 
 
 def _moment(ts: float | None) -> datetime | None:

@@ -294,8 +294,9 @@ def story_batch(
     for n, value in enumerate(values):
         batch.memberships[first_seq + n] = (story.id, value)
     times = [ts for ts, _ in story.members]
+    sole = homes[0] if len(set(homes)) == 1 else None  # what the clusterer would record
     batch.stories[story.id] = StoryRow(
-        story.id, first_seq + headline, len(times), min(times), max(times)
+        story.id, first_seq + headline, len(times), min(times), max(times), sole
     )
     return batch
 

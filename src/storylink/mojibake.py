@@ -1,10 +1,11 @@
 """Repair mojibake: UTF-8 text that a scraper decoded with a legacy code page.
 
-Two kinds are seen in scraped news. UTF-8 read as Latin-1/cp1252 ("bestÃ¤tigte") or as
-cp1251 ("РџСЂРёРІРµС‚") is repaired by ftfy's encoding fixer alone (none of its other
-normalisations, so clean text stays byte-identical). UTF-8 read as windows-1256 (Arabic
-"ط§ظ„ظˆ") is outside ftfy's set: it is undone by a checked round trip, kept only when the bytes
-decode as UTF-8 strictly and the result reads better (far fewer tell-tale characters).
+A whole text misread as cp1252 ("bestÃ¤tigte"), cp1256 (Arabic "ط§ظ„ظˆ", outside ftfy's set)
+or cp1251 ("РџСЂРёРІРµС‚") is undone by a checked round trip, kept only when its bytes decode as
+UTF-8 strictly and the result reads better: far fewer tell-tale characters, none of a rare
+script. What that leaves (Latin-1, runs of mojibake within clean text) goes to ftfy's encoding
+fixer alone, none of its other normalisations, and its result must read better too. Clean
+text in any script stays byte-identical.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ from .article import Article
 log = logging.getLogger(__name__)
 
 # Code pages undone by a checked round trip before ftfy is asked: ftfy does not know cp1256,
-# and on mixed mojibake it repairs only the parts it recognises ("â€“" in cp1256 mojibake).
-ROUND_TRIP_CODECS = {"cp1256": "cp1256", "sloppy-windows-1251": "cp1251"}
+# and on mixed mojibake it repairs only the parts it recognises ("â€“" in cp1256 mojibake);
+# ftfy then repairs what no whole-text round trip does (Latin-1, a lost byte, runs).
+# Text that is cp1252 and cp1256 mojibake alike ("â€“" of a dash) is named cp1252, the usual.
+ROUND_TRIP_CODECS = {
+    "sloppy-windows-1252": "cp1252",
+    "cp1256": "cp1256",
+    "sloppy-windows-1251": "cp1251",
+}
 # ftfy's names for the code pages it undoes → the name recorded on the article.
 FTFY_CODECS = {
     "latin-1": "latin-1",
@@ -39,8 +46,8 @@ FTFY_CODECS = {
 MOJIBAKE_SYMBOLS = re.compile(r"[\u0080-\u02ff\u2000-\u214f]")
 # Scripts written without spaces mix within one "word" in clean text.
 EAST_ASIAN = {"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "IDEOGRAPHIC", "FULLWIDTH", "HALFWIDTH"}
+RARE_SCRIPTS = {"NKO", "SYRIAC", "THAANA", "SAMARITAN", "MANDAIC", "COPTIC"}
 WORD = re.compile(r"\S+")
-MIN_TELL_TALES = 2  # one odd character is no evidence: clean text has the odd "™"
 
 
 @dataclass(frozen=True)
@@ -58,9 +65,10 @@ def _script(char: str) -> str:
 
 
 def tell_tales(text: str) -> int:
-    """Characters that mark mojibake, within a word after a non-ASCII letter: a code-page
-    symbol ("ط§ظ„"), a letter of another script ("deؤںil"), an upper-case letter right after a
-    lower-case one ("РџСЂРёРІ"). Clean text has few: quotes and dashes stand between words."""
+    """Characters that mark mojibake, within a word after a letter: a code-page symbol
+    ("ط§ظ„"), a letter of another script ("deؤںil"), an upper-case letter right after a
+    non-ASCII lower-case one ("РџСЂРёРІ"). Clean text has few: its quotes and dashes stand
+    between words."""
     count = 0
     for word in WORD.findall(text):
         previous = ""
@@ -69,16 +77,35 @@ def tell_tales(text: str) -> int:
             if (char.isascii() and not char.isalpha()) or category == "Nd" or category[0] == "M":
                 previous = ""
                 continue
-            if not char.isalpha():
+            if not char.isalpha():  # symbols after a letter ("ط§", "â€™"): the letter stays
                 count += bool(previous) and bool(MOJIBAKE_SYMBOLS.match(char))
-                previous = ""
                 continue
             if previous and (
-                _script(previous) != _script(char) or (previous.islower() and char.isupper())
+                _script(previous) != _script(char)
+                or (previous.islower() and char.isupper() and not previous.isascii())
             ):
                 count += 1
             previous = char
     return count
+
+
+def _implausible(char: str) -> bool:
+    """Characters no news text is written in: controls, unassigned and private code points,
+    and the rare scripts that short runs of letters decode to by chance ("ßŹ" → N'Ko "ߏ")."""
+    category = unicodedata.category(char)
+    if category in ("Cn", "Co", "Cs") or (category == "Cc" and char not in "\t\n\r"):
+        return True
+    return _script(char) in RARE_SCRIPTS
+
+
+def reads_better(before: str, after: str, ratio: int, least: int) -> bool:
+    """Whether `after` is a repair of `before`: `before` shows mojibake (at least `least`
+    tell-tales), `after` has `ratio` times fewer and no implausible character `before` lacked."""
+    tales = tell_tales(before)
+    if tales < least or tell_tales(after) * ratio >= tales:
+        return False
+    had = set(before)
+    return not any(_implausible(char) for char in set(after) - had)
 
 
 def _round_trip(text: str, codec: str) -> str | None:
@@ -90,8 +117,7 @@ def _round_trip(text: str, codec: str) -> str | None:
         candidate = text.encode(codec).decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return None
-    before = tell_tales(text)
-    if candidate == text or before < MIN_TELL_TALES or tell_tales(candidate) * 4 > before:
+    if candidate == text or not reads_better(text, candidate, ratio=4, least=2):
         return None
     return candidate
 
@@ -113,10 +139,15 @@ def _ftfy(text: str) -> Repaired:
         normalization=None,
     )
     fixed = ftfy.fix_encoding_and_explain(text, config)
-    if fixed.text == text or not fixed.explanation:
+    # ftfy's own heuristics judged this mojibake, so any drop in tell-tales confirms it; a
+    # round trip has no other evidence and needs two, and four times fewer after
+    if fixed.text == text or not reads_better(text, fixed.text, ratio=1, least=1):
         return Repaired(text)
-    codecs = [FTFY_CODECS.get(name, name) for step, name in fixed.explanation if step == "encode"]
-    return Repaired(fixed.text, "+".join(codecs) or "utf-8")
+    codecs = [
+        FTFY_CODECS.get(name, name) for step, name in fixed.explanation or [] if step == "encode"
+    ]
+    # no encode step: ftfy decoded runs of UTF-8 read as a code page amid clean text
+    return Repaired(fixed.text, "+".join(codecs) or "mixed")
 
 
 def repair(text: str) -> Repaired:

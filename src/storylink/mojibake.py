@@ -150,15 +150,31 @@ def _ftfy(text: str) -> Repaired:
     return Repaired(fixed.text, "+".join(codecs) or "mixed")
 
 
-def repair(text: str) -> Repaired:
-    """`text` with UTF-8 mojibake undone, and the code page it had been misread as."""
-    if text.isascii():
-        return Repaired(text)
+def _round_trip_any(text: str) -> Repaired:
+    """`text` undone by the first code page whose checked round trip accepts it."""
     for codec, name in ROUND_TRIP_CODECS.items():
         candidate = _round_trip(text, codec)
         if candidate is not None:
             return Repaired(candidate, name)
-    return _ftfy(text)
+    return Repaired(text)
+
+
+def repair(text: str) -> Repaired:
+    """`text` with UTF-8 mojibake undone, and the code page(s) it had been misread as.
+
+    A text whose whole round trip fails (a garbled paragraph beside a clean one, a character
+    no code page holds) is tried line by line, each line checked as a whole text is, and
+    what is left goes to ftfy."""
+    if text.isascii():
+        return Repaired(text)
+    whole = _round_trip_any(text)
+    if whole.misread_as:
+        return whole
+    # "\n" only: Latin-1 mojibake holds U+0085, which str.splitlines takes for a line end
+    lines = [_round_trip_any(line) for line in text.split("\n")]
+    rest = _ftfy("\n".join(line.text for line in lines))  # runs within lines, Latin-1
+    kinds = {line.misread_as for line in [*lines, rest] if line.misread_as}
+    return Repaired(rest.text, ",".join(sorted(kinds)) or None)
 
 
 def repaired_article(article: Article) -> Article:
@@ -166,7 +182,8 @@ def repaired_article(article: Article) -> Article:
     page(s) they had been misread as, and its id taken from the repaired content (so it
     matches its clean twin's); the article itself when both were clean."""
     title, text = repair(article.title), repair(article.text)
-    kinds = sorted({kind for kind in (title.misread_as, text.misread_as) if kind})
+    kinds = sorted({kind for side in (title, text) for kind in (side.misread_as or "").split(",")})
+    kinds = [kind for kind in kinds if kind]
     if not kinds:
         return article
     log.info("%s: repaired mojibake (%s)", article.origin, ", ".join(kinds))

@@ -182,8 +182,8 @@ def repaired_article(article: Article) -> Article:
     page(s) they had been misread as, and its id taken from the repaired content (so it
     matches its clean twin's); the article itself when both were clean."""
     title, text = repair(article.title), repair(article.text)
-    kinds = sorted({kind for side in (title, text) for kind in (side.misread_as or "").split(",")})
-    kinds = [kind for kind in kinds if kind]
+    sides = [side.misread_as for side in (title, text) if side.misread_as]
+    kinds = sorted({kind for side in sides for kind in side.split(",")})
     if not kinds:
         return article
     log.info("%s: repaired mojibake (%s)", article.origin, ", ".join(kinds))

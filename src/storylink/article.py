@@ -26,6 +26,7 @@ class Article:
 
     `origin` says where it was read from (a path, a URL, or ``SOURCE#N`` for entry N of a
     JSONL/CSV/feed collection), so errors and explanations can point back to the input.
+    `repaired` names the code page(s) whose mojibake was undone when it was read ("cp1256").
     """
 
     title: str
@@ -36,6 +37,7 @@ class Article:
     published: datetime | None = None
     origin: str = ""
     id: str = ""
+    repaired: str | None = None  # the code page(s) title or text had been misread as, if any
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -23,6 +23,7 @@ from typing import Any
 
 from .article import Article
 from .fetch import Fetcher, FetchError, FetchPolicy
+from .mojibake import repaired_article
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ def _article(title: str, text: str, origin: str, **meta: Any) -> Article:
     title, text = (title or "").strip(), (text or "").strip()
     if not text:
         raise ReadError(f"{origin}: article has no text")
-    return Article(title=title, text=text, origin=origin, **meta)
+    return repaired_article(Article(title=title, text=text, origin=origin, **meta))
 
 
 def parse_text(content: str, origin: str) -> Article:

@@ -40,6 +40,7 @@ from .feeds import (
     subscribe,
 )
 from .fetch import Fetcher, FetchError, Response
+from .mojibake import repaired_article
 from .read import ReadError, decode, domain, parse_html
 from .store import EntryRow, FeedRow
 from .stories import BATCH_SIZE, StoryStore
@@ -339,14 +340,17 @@ class Watcher:
             return self._from_feed(item, str(error))
         if len(page.text) < len(entry.text):
             return self._from_feed(item, f"{entry.url}: the page holds less text than the feed")
-        article = Article(
-            title=entry.title or page.title,
-            text=page.text,
-            language=page.language,
-            url=entry.url,
-            source=item.source or page.source or domain(entry.url),
-            published=entry.published or page.published,
-            origin=entry.url,
+        article = repaired_article(  # the feed's title is not read by parse_html
+            Article(
+                title=entry.title or page.title,
+                text=page.text,
+                language=page.language,
+                url=entry.url,
+                source=item.source or page.source or domain(entry.url),
+                published=entry.published or page.published,
+                origin=entry.url,
+                repaired=page.repaired,
+            )
         )
         return _Read(item, article, "page")
 
@@ -354,13 +358,15 @@ class Watcher:
         entry = item.entry
         if not entry.text:
             return _Read(item, None, "feed", f"{why}; the feed has no text for it either")
-        article = Article(
-            title=entry.title,
-            text=entry.text,
-            url=entry.url,
-            source=item.source or domain(entry.url),
-            published=entry.published,
-            origin=entry.url or f"{item.feed.url}#{entry.key}",
+        article = repaired_article(
+            Article(
+                title=entry.title,
+                text=entry.text,
+                url=entry.url,
+                source=item.source or domain(entry.url),
+                published=entry.published,
+                origin=entry.url or f"{item.feed.url}#{entry.key}",
+            )
         )
         return _Read(item, article, "feed", why)
 

@@ -35,6 +35,13 @@ class Unmatched:
     sentences: list[UnmatchedSentence] = field(default_factory=list)
     total: int = 0
 
+    def caption(self) -> str:
+        """E.g. "7 sentences without a counterpart on the other side, the 5 farthest shown"."""
+        noun = "sentence" if self.total == 1 else "sentences"
+        shown = len(self.sentences)
+        tail = "" if shown == self.total else f", the {shown} farthest shown"
+        return f"{self.total} {noun} without a counterpart on the other side{tail}"
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape used by `storylink compare --json` and the API."""
         return {
@@ -56,10 +63,9 @@ def unmatched(
 ) -> Unmatched:
     """Sentences of the rows of `similarity` (rows: `sentences`; columns: the other side's
     sentences) whose best similarity stays below `threshold`; the `limit` farthest, in order."""
-    if similarity.shape[1] == 0:  # nothing on the other side: every sentence is its own
-        closest = np.full(len(sentences), -1.0)
-    else:
-        closest = similarity.max(axis=1)
+    # nothing on the other side (no sentences): every sentence is its own
+    empty = similarity.shape[1] == 0
+    closest = np.full(len(sentences), -1.0) if empty else similarity.max(axis=1)
     lonely = np.flatnonzero(closest < threshold)
     farthest = lonely[np.argsort(closest[lonely], kind="stable")[:limit]]
     shown = [UnmatchedSentence(sentences[i], int(i), float(closest[i])) for i in sorted(farthest)]

@@ -1,0 +1,69 @@
+"""What one side reports that the other does not: sentences without a counterpart."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from storylink.article import Article
+from storylink.compare import Comparer
+from storylink.differs import unmatched
+from storylink.read import read
+
+from .conftest import SEED_AR, SEED_EN, need
+
+# written for the project: a fact the Izmir quake reports do not contain
+EXTRA = (
+    "Separately, the city's football club said its new stadium would open in August "
+    "after a sponsorship deal with a local bakery chain."
+)
+
+
+def test_only_the_sentences_below_the_threshold_farthest_first_then_in_order() -> None:
+    similarity = np.array([[0.9, 0.1], [0.2, 0.3], [0.05, 0.0], [0.6, 0.7], [0.39, 0.1]])
+    sentences = ["s0", "s1", "s2", "s3", "s4"]
+    side = unmatched(similarity, sentences, threshold=0.4, language="en", limit=2)
+    assert side.total == 3  # s1, s2, s4: no column reaches 0.4
+    assert [s.text for s in side.sentences] == ["s1", "s2"]  # the two farthest, in article order
+    assert [s.position for s in side.sentences] == [1, 2]
+    assert side.sentences[0].closest == 0.3
+    assert "3 sentences without a counterpart" in side.caption()
+    assert "the 2 farthest shown" in side.caption()
+    nothing_opposite = unmatched(np.zeros((2, 0)), ["a", "b"], threshold=0.4)
+    assert nothing_opposite.total == 2
+
+
+def test_a_sentence_one_side_adds_is_only_in_that_side(
+    comparer: Comparer, examples: dict[str, Article]
+) -> None:
+    report = examples["izmir-quake-en"]
+    longer = replace(report, id="", text=f"{report.text}\n\n{EXTRA}")  # id: from the text
+    ex = comparer.compare(report, longer).explanation
+    assert ex.only_in_a.total == 0 and ex.only_in_a.sentences == []
+    assert ex.only_in_b.total == 1 and ex.only_in_b.language == "en"
+    assert [s.text for s in ex.only_in_b.sentences] == [EXTRA]
+
+
+def test_identical_texts_have_nothing_of_their_own(
+    comparer: Comparer, examples: dict[str, Article]
+) -> None:
+    article = examples["izmir-quake-ar"]
+    data = comparer.compare(article, article).to_dict()
+    assert data["only_in"] == {
+        "a": {"language": "ar", "total": 0, "sentences": []},
+        "b": {"language": "ar", "total": 0, "sentences": []},
+    }
+
+
+def test_seed_reports_diverge_where_they_should(comparer: Comparer) -> None:
+    (english,) = read(need(SEED_EN))
+    (arabic,) = read(need(SEED_AR))
+    ex = comparer.compare(english, arabic).explanation
+    only_english = " ".join(s.text for s in ex.only_in_a.sentences)
+    only_arabic = " ".join(s.text for s in ex.only_in_b.sentences)
+    assert "military war in 1992" in only_english  # the English report's background
+    assert "تويتر" in only_arabic  # the ambassador's tweet, reported in Arabic only
+    aligned_english = {pair.a for pair in ex.aligned_sentences}
+    assert not aligned_english & {s.text for s in ex.only_in_a.sentences}
+    assert ex.only_in_a.total <= ex.sentences_a - ex.sentences_with_counterpart

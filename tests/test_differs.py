@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from storylink.article import Article
 from storylink.compare import Comparer
-from storylink.differs import unmatched
+from storylink.demo import examples_path
+from storylink.differs import story_divergence, unmatched
 from storylink.read import read
+from storylink.stories import Story, StoryStore
 
 from .conftest import SEED_AR, SEED_EN, need
 
@@ -67,3 +72,32 @@ def test_seed_reports_diverge_where_they_should(comparer: Comparer) -> None:
     aligned_english = {pair.a for pair in ex.aligned_sentences}
     assert not aligned_english & {s.text for s in ex.only_in_a.sentences}
     assert ex.only_in_a.total <= ex.sentences_a - ex.sentences_with_counterpart
+
+
+@pytest.fixture(scope="module")
+def examples_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoryStore]:
+    db: Path = tmp_path_factory.mktemp("differs") / "examples.db"
+    with StoryStore(db) as stories:
+        stories.ingest([str(examples_path())])
+        yield stories
+
+
+def story_with(stories: StoryStore, article: Article) -> Story:
+    return stories.story(stories.store.story_of([article.id])[article.id])
+
+
+def test_story_shows_per_language_what_the_headline_article_lacks(
+    examples_store: StoryStore, examples: dict[str, Article]
+) -> None:
+    story = story_with(examples_store, examples["izmir-quake-ar"])
+    divergence = story_divergence(examples_store, story)
+    assert divergence.left_out == 1  # Greek: read with e5, the others (and the headline) with USE
+    by_language = {item.language: item for item in divergence.languages}
+    headline = next(a for a in story.timeline if a.id == story.headline_article)
+    assert set(by_language) == set(story.languages) - {headline.language, "el"}
+    arabic = by_language["ar"]
+    assert arabic.articles == 1 and arabic.total >= len(arabic.sentences) > 0
+    assert any("حسن دمير" in s.text for s in arabic.sentences)  # a café owner only Arabic quotes
+    for item in divergence.languages:
+        assert all(s.article != story.headline_article for s in item.sentences)
+        assert [s.closest for s in item.sentences] == sorted(s.closest for s in item.sentences)

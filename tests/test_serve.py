@@ -260,6 +260,7 @@ def test_story_page_times_are_in_utc(served: str) -> None:
     # the Arabic report was published at 11:05 in Turkey (+03:00): 08:05 UTC
     assert '<time datetime="2026-03-14T11:05:00+03:00">2026-03-14 08:05</time>' in page
     assert ">2026-03-14 11:05<" not in page
+    assert "Beyond the headline article" in page and "حسن دمير" in page  # only in the Arabic
 
 
 def test_compare_form_errors_speak_of_the_form(served: str) -> None:

@@ -68,6 +68,8 @@ def test_story_list_and_story_page(page: Any, served: str) -> None:
         "table.entities"
     )
     assert page.locator("section.language").count() == 6
+    beyond = page.locator('section.beyond[lang="ar"] li').first  # what the headline lacks
+    assert beyond.evaluate("e => getComputedStyle(e).direction") == "rtl"
     page.screenshot(path=str(ARTIFACTS / "story.png"), full_page=True)
 
 

@@ -9,13 +9,19 @@ other side, kept in the order the article tells them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from .encode import ArticleVectors
+    from .stories import Story, StoryStore
+
 MAX_UNMATCHED = 5  # sentences shown per side; the total says how many there are
+MAX_PER_LANGUAGE = 3  # sentences a story page shows per language
+MAX_STORY_ARTICLES = 200  # articles a story page reads vectors of (the earliest first)
 
 
 @dataclass(frozen=True)
@@ -84,3 +90,101 @@ def both_sides(
         unmatched(similarity, sentences_a, threshold, languages[0]),
         unmatched(similarity.T, sentences_b, threshold, languages[1]),
     )
+
+
+@dataclass(frozen=True)
+class StorySentence:
+    """A sentence of one of a story's articles that its headline article does not report."""
+
+    text: str
+    article: str  # the article's id
+    title: str
+    closest: float  # highest similarity to any sentence of the headline article
+
+
+@dataclass(frozen=True)
+class LanguageDivergence:
+    """What a story's articles in one language report beyond its headline article."""
+
+    language: str
+    articles: int  # articles of this language compared with the headline article
+    total: int  # their sentences without a counterpart there
+    sentences: list[StorySentence]  # the farthest few, no two saying the same thing
+
+
+def beyond_headline(
+    vectors: Mapping[str, ArticleVectors],
+    headline: str,
+    languages: Mapping[str, str],
+    titles: Mapping[str, str],
+    threshold: float,
+    limit: int = MAX_PER_LANGUAGE,
+) -> list[LanguageDivergence]:
+    """Per language, the sentences of a story's articles (`vectors` by article id, all from the
+    headline article's encoder) with no counterpart in the `headline` article."""
+    home = vectors[headline].sentence_vectors
+    found: dict[str, list[tuple[float, str, int]]] = {}
+    counts: dict[str, int] = {}
+    for article, article_vectors in vectors.items():
+        if article == headline:
+            continue
+        language = languages[article]
+        counts[language] = counts.get(language, 0) + 1
+        side = unmatched(
+            article_vectors.sentence_vectors @ home.T,
+            article_vectors.sentences,
+            threshold,
+            limit=len(article_vectors.sentences),
+        )
+        found.setdefault(language, []).extend(
+            (s.closest, article, s.position) for s in side.sentences
+        )
+    divergences = []
+    for language, candidates in found.items():
+        shown: list[tuple[str, int]] = []
+        for _, article, position in sorted(candidates):
+            if len(shown) == limit:
+                break
+            vector = vectors[article].sentence_vectors[position]
+            if all(vectors[a].sentence_vectors[p] @ vector < threshold for a, p in shown):
+                shown.append((article, position))  # not a repeat of a sentence already shown
+        closest = {(a, p): c for c, a, p in candidates}
+        sentences = [
+            StorySentence(vectors[a].sentences[p], a, titles[a], float(closest[a, p]))
+            for a, p in shown
+        ]
+        divergences.append(
+            LanguageDivergence(language, counts[language], len(candidates), sentences)
+        )
+    return divergences
+
+
+@dataclass(frozen=True)
+class StoryDivergence:
+    """What a story's articles report beyond its headline article, by language."""
+
+    languages: list[LanguageDivergence] = field(default_factory=list)
+    left_out: int = 0  # articles whose vectors come from another encoder than the headline's
+
+
+def story_divergence(stories: StoryStore, story: Story) -> StoryDivergence:
+    """What a story's articles report that its headline article does not, per language, from
+    the sentence vectors the store keeps (no encoding). Articles whose vectors come from
+    another encoder than the headline article's cannot be compared and are left out."""
+    members = story.timeline[:MAX_STORY_ARTICLES]
+    if not any(a.id == story.headline_article for a in members):
+        members = [*members[:-1], *(a for a in story.timeline if a.id == story.headline_article)]
+    prepared = stories.store.prepared([a.seq for a in members])
+    by_id = {a.id: prepared[a.seq] for a in members if a.seq in prepared}
+    thresholds = stories.comparer.scorer.align_thresholds
+    head = by_id.get(story.headline_article)
+    encoder = next((e for e in head.vectors if e in thresholds), None) if head else None
+    if head is None or encoder is None:
+        return StoryDivergence()
+    vectors = {i: p.vectors[encoder] for i, p in by_id.items() if encoder in p.vectors}
+    languages = {a.id: a.language for a in members}
+    titles = {a.id: a.title or a.origin for a in members}
+    found = beyond_headline(vectors, story.headline_article, languages, titles, thresholds[encoder])
+    by_language = {d.language: d for d in found}
+    in_order = [by_language[lang] for lang in story.languages if lang in by_language]
+    return StoryDivergence(in_order, len(members) - len(vectors))

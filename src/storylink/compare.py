@@ -358,9 +358,7 @@ class Comparer:
         # no threshold when training saw no different-story pair of this encoder: align nothing
         threshold = self.scorer.align_thresholds.get(encoder.name, 1.0)
         aligned = align(similarity, va.sentences, vb.sentences, threshold)
-        only_in_a, only_in_b = both_sides(
-            similarity, va.sentences, vb.sentences, threshold, (pa.language, pb.language)
-        )
+        only_in_a, only_in_b = both_sides(similarity, va, vb, threshold, (pa.language, pb.language))
         explanation = Explanation(
             people=[n for n in names if n.kind == "person"],
             places=[n for n in names if n.kind == "place"],

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .encode import ArticleVectors
+
 if TYPE_CHECKING:
-    from .encode import ArticleVectors
     from .stories import Story, StoryStore
 
 MAX_UNMATCHED = 5  # sentences shown per side; the total says how many there are
@@ -66,29 +67,40 @@ def unmatched(
     threshold: float,
     language: str = "",
     limit: int = MAX_UNMATCHED,
+    centrality: np.ndarray | None = None,
 ) -> Unmatched:
     """Sentences of the rows of `similarity` (rows: `sentences`; columns: the other side's
-    sentences) whose best similarity stays below `threshold`; the `limit` farthest, in order."""
+    sentences) whose best similarity stays below `threshold`; `limit` of them, in order: those
+    farthest from the other side, less how central each is to its own article (`centrality`,
+    its cosine with the article's document vector) so that credits and captions — far from
+    everything — do not crowd out what the article reports."""
     # nothing on the other side (no sentences): every sentence is its own
     empty = similarity.shape[1] == 0
     closest = np.full(len(sentences), -1.0) if empty else similarity.max(axis=1)
     lonely = np.flatnonzero(closest < threshold)
-    farthest = lonely[np.argsort(closest[lonely], kind="stable")[:limit]]
+    rank = closest if centrality is None else closest - centrality
+    farthest = lonely[np.argsort(rank[lonely], kind="stable")[:limit]]
     shown = [UnmatchedSentence(sentences[i], int(i), float(closest[i])) for i in sorted(farthest)]
     return Unmatched(language, shown, len(lonely))
 
 
+def centrality(vectors: ArticleVectors) -> np.ndarray:
+    """Each sentence's cosine with its article's document vector: how central it is there."""
+    central: np.ndarray = vectors.sentence_vectors @ vectors.document_vector
+    return central
+
+
 def both_sides(
     similarity: np.ndarray,
-    sentences_a: Sequence[str],
-    sentences_b: Sequence[str],
+    a: ArticleVectors,
+    b: ArticleVectors,
     threshold: float,
     languages: tuple[str, str] = ("", ""),
 ) -> tuple[Unmatched, Unmatched]:
     """What only A reports and what only B reports, from one A×B similarity matrix."""
     return (
-        unmatched(similarity, sentences_a, threshold, languages[0]),
-        unmatched(similarity.T, sentences_b, threshold, languages[1]),
+        unmatched(similarity, a.sentences, threshold, languages[0], centrality=centrality(a)),
+        unmatched(similarity.T, b.sentences, threshold, languages[1], centrality=centrality(b)),
     )
 
 
@@ -109,7 +121,7 @@ class LanguageDivergence:
     language: str
     articles: int  # articles of this language compared with the headline article
     total: int  # their sentences without a counterpart there
-    sentences: list[StorySentence]  # the farthest few, no two saying the same thing
+    sentences: list[StorySentence]  # the most telling few (see `unmatched`), none repeated
 
 
 def beyond_headline(
@@ -123,6 +135,10 @@ def beyond_headline(
     """Per language, the sentences of a story's articles (`vectors` by article id, all from the
     headline article's encoder) with no counterpart in the `headline` article."""
     home = vectors[headline].sentence_vectors
+
+    def closest(article: str, position: int) -> float:
+        return float((home @ vectors[article].sentence_vectors[position]).max(initial=-1.0))
+
     found: dict[str, list[tuple[float, str, int]]] = {}
     counts: dict[str, int] = {}
     for article, article_vectors in vectors.items():
@@ -130,6 +146,7 @@ def beyond_headline(
             continue
         language = languages[article]
         counts[language] = counts.get(language, 0) + 1
+        central = centrality(article_vectors)
         side = unmatched(
             article_vectors.sentence_vectors @ home.T,
             article_vectors.sentences,
@@ -137,7 +154,7 @@ def beyond_headline(
             limit=len(article_vectors.sentences),
         )
         found.setdefault(language, []).extend(
-            (s.closest, article, s.position) for s in side.sentences
+            (s.closest - central[s.position], article, s.position) for s in side.sentences
         )
     divergences = []
     for language, candidates in found.items():
@@ -148,9 +165,8 @@ def beyond_headline(
             vector = vectors[article].sentence_vectors[position]
             if all(vectors[a].sentence_vectors[p] @ vector < threshold for a, p in shown):
                 shown.append((article, position))  # not a repeat of a sentence already shown
-        closest = {(a, p): c for c, a, p in candidates}
         sentences = [
-            StorySentence(vectors[a].sentences[p], a, titles[a], float(closest[a, p]))
+            StorySentence(vectors[a].sentences[p], a, titles[a], float(closest(a, p)))
             for a, p in shown
         ]
         divergences.append(

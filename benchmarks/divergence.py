@@ -8,12 +8,15 @@ matrix). Printed: the share of sentences without a counterpart by gold Overall b
 encoder, its Pearson correlation with gold Overall (the share should rise as stories part),
 how often identical sides get none, and the time `unmatched` adds per pair. Then the time
 `beyond_headline` takes for a story of 200 articles of 25 sentences (USE's 512 dimensions,
-int4-rounded as a store keeps them) — what a story page adds besides reading the vectors.
+int4-rounded as a store keeps them) — what a story page adds besides reading the vectors —
+and the whole `story_divergence` (vectors read from SQLite) for the 5 largest stories of a
+store of the pairs' articles.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -21,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from storylink.compare import Comparer
-from storylink.differs import beyond_headline, both_sides
+from storylink.differs import beyond_headline, both_sides, story_divergence
 from storylink.encode import ArticleVectors, pack_sentences, unpack_sentences
 from storylink.evaluate import load_pairs
+from storylink.stories import StoryStore, pair_articles
 
 SEMEVAL = Path(__file__).resolve().parents[2] / "shared/data/semeval8"
 DEFAULT_PAIRS = [SEMEVAL / "dev_pairs.jsonl", SEMEVAL / "more_pairs.jsonl"]
@@ -86,6 +90,24 @@ def story_cost(articles: int = 200, sentences: int = 25, dimension: int = 512) -
     )
 
 
+def story_pages(paths: list[Path]) -> None:
+    articles = pair_articles([pair for path in paths for pair in load_pairs(path)])
+    with tempfile.TemporaryDirectory() as folder, StoryStore(Path(folder) / "s.db") as stories:
+        stories.add(articles)
+        print(f"story_divergence on a store of {len(articles)} articles (best of 3 runs):")
+        for row in stories.stories(order="largest", limit=5):
+            story = stories.story(row.id)
+            runs = []
+            for _ in range(3):
+                start = time.perf_counter()
+                found = story_divergence(stories, story)
+                runs.append(time.perf_counter() - start)
+            print(
+                f"  {story.size} articles, {len(story.languages)} languages: "
+                f"{1e3 * min(runs):.1f} ms ({found.left_out} left out)"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -93,6 +115,7 @@ def main() -> None:
     parser.add_argument("pairs", nargs="*", type=Path, default=DEFAULT_PAIRS)
     args = parser.parse_args()
     story_cost()
+    story_pages(args.pairs)
     pair_shares(args.pairs)
 
 

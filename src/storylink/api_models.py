@@ -369,7 +369,8 @@ class UnmatchedOut(BaseModel):
     language: str
     total: int = Field(description="How many sentences of this article have no counterpart.")
     sentences: list[UnmatchedSentenceOut] = Field(
-        description="The few farthest from anything in the other article, in article order."
+        description="At most 5, in article order: those furthest from the other article and "
+        "most central to their own (so facts win over photo credits)."
     )
 
 

@@ -3,8 +3,8 @@
 Alignment (`compare.align`) shows where two articles agree; this shows where coverage
 diverges. A sentence has no counterpart when no sentence of the other article reaches the
 encoder's alignment threshold — read off the similarity matrix the pair was scored with,
-so nothing is encoded again. The sentences shown are those farthest from anything on the
-other side, kept in the order the article tells them.
+so nothing is encoded again. The sentences shown are those furthest from the other side and
+central to their own article (see `unmatched`), kept in the order the article tells them.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ class Unmatched:
     total: int = 0
 
     def caption(self) -> str:
-        """E.g. "7 sentences without a counterpart on the other side, the 5 farthest shown"."""
+        """E.g. "7 sentences without a counterpart on the other side, 5 shown"."""
         noun = "sentence" if self.total == 1 else "sentences"
         shown = len(self.sentences)
-        tail = "" if shown == self.total else f", the {shown} farthest shown"
+        tail = "" if shown == self.total else f", {shown} shown"
         return f"{self.total} {noun} without a counterpart on the other side{tail}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,8 +79,8 @@ def unmatched(
     closest = np.full(len(sentences), -1.0) if empty else similarity.max(axis=1)
     lonely = np.flatnonzero(closest < threshold)
     rank = closest if centrality is None else closest - centrality
-    farthest = lonely[np.argsort(rank[lonely], kind="stable")[:limit]]
-    shown = [UnmatchedSentence(sentences[i], int(i), float(closest[i])) for i in sorted(farthest)]
+    telling = lonely[np.argsort(rank[lonely], kind="stable")[:limit]]
+    shown = [UnmatchedSentence(sentences[i], int(i), float(closest[i])) for i in sorted(telling)]
     return Unmatched(language, shown, len(lonely))
 
 

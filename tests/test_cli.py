@@ -40,6 +40,10 @@ def test_compare_json_on_seeds() -> None:
     assert data["same_story"] is True
     assert {p["label"] for p in data["shared"]["people"]} >= {"Vladimir Putin", "Hassan Rouhani"}
     assert data["shared"]["places"] and data["shared"]["dates"] and data["aligned_sentences"]
+    only_in = data["only_in"]
+    assert only_in["a"]["language"] == "en" and only_in["b"]["language"] == "ar"
+    assert any("1992" in s["text"] for s in only_in["a"]["sentences"])
+    assert only_in["b"]["total"] >= len(only_in["b"]["sentences"]) > 0
 
 
 def test_compare_table_picks_rows_of_a_collection() -> None:
@@ -47,6 +51,7 @@ def test_compare_table_picks_rows_of_a_collection() -> None:
     result = storylink("compare", f"{path}#1", f"{path}#3")  # izmir-quake en and ar
     assert result.returncode == 0, result.stderr
     assert "SAME STORY" in result.stdout and "Kemal Arslan" in result.stdout
+    assert "Only in A (en):" in result.stdout and "without a counterpart" in result.stdout
 
 
 def test_compare_errors_are_clear(tmp_path: Path) -> None:

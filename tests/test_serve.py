@@ -94,6 +94,10 @@ def test_compare_by_text_and_by_id(served: str) -> None:
     assert score["same_story"] and score["languages"] == ["en", "ar"]
     assert set(score["scores"]) >= {"overall", "geography", "narrative", "tone"}
     assert score["aligned_sentences"] and score["shared"]["places"]
+    only_in = score["only_in"]
+    assert only_in["a"]["language"] == "en" and only_in["b"]["language"] == "ar"
+    assert only_in["a"]["total"] >= len(only_in["a"]["sentences"]) > 0
+    assert {"text", "position", "closest"} == set(only_in["a"]["sentences"][0])
     ids = {"a": {"id": "1"}, "b": {"id": "9"}}  # a cold server loads models: seconds
     stored = httpx.post(f"{served}/compare", json=ids, timeout=120).json()
     assert stored["same_story"] is False  # the quake and the Nile summit
@@ -256,6 +260,7 @@ def test_story_page_times_are_in_utc(served: str) -> None:
     # the Arabic report was published at 11:05 in Turkey (+03:00): 08:05 UTC
     assert '<time datetime="2026-03-14T11:05:00+03:00">2026-03-14 08:05</time>' in page
     assert ">2026-03-14 11:05<" not in page
+    assert "Beyond the headline article" in page and "حسن دمير" in page  # only in the Arabic
 
 
 def test_compare_form_errors_speak_of_the_form(served: str) -> None:

@@ -68,6 +68,8 @@ def test_story_list_and_story_page(page: Any, served: str) -> None:
         "table.entities"
     )
     assert page.locator("section.language").count() == 6
+    beyond = page.locator('section.beyond[lang="ar"] li').first  # what the headline lacks
+    assert beyond.evaluate("e => getComputedStyle(e).direction") == "rtl"
     page.screenshot(path=str(ARTIFACTS / "story.png"), full_page=True)
 
 
@@ -88,6 +90,11 @@ def test_compare_form_english_and_arabic(page: Any, served: str) -> None:
     assert aligned.count() >= 3  # header + sentence pairs
     cell = page.locator('table.aligned td[lang="ar"]').first
     assert cell.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    only_in_english = page.inner_text("#only-in-a")
+    assert "Only in A" in only_in_english and "without a counterpart" in only_in_english
+    assert page.locator("#only-in-a li").count() >= 1
+    only_arabic = page.locator('#only-in-b li[lang="ar"]').first  # a café owner's quote
+    assert only_arabic.evaluate("e => getComputedStyle(e).direction") == "rtl"
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
 
     page.goto(f"{served}/compare")

@@ -354,6 +354,31 @@ class SentenceCountsOut(BaseModel):
     with_counterpart: int
 
 
+class UnmatchedSentenceOut(BaseModel):
+    text: str
+    position: int = Field(description="Index of the sentence in its article (0 = first).")
+    closest: float = Field(
+        description="Highest similarity to any sentence of the other article (below the "
+        "alignment threshold, so no counterpart)."
+    )
+
+
+class UnmatchedOut(BaseModel):
+    """One article's sentences that the other article does not report."""
+
+    language: str
+    total: int = Field(description="How many sentences of this article have no counterpart.")
+    sentences: list[UnmatchedSentenceOut] = Field(
+        description="At most 5, in article order: those furthest from the other article and "
+        "most central to their own (so facts win over photo credits)."
+    )
+
+
+class OnlyInOut(BaseModel):
+    a: UnmatchedOut = Field(description="What article A reports that B does not.")
+    b: UnmatchedOut = Field(description="What article B reports that A does not.")
+
+
 class CompareOut(BaseModel):
     """The same JSON as `storylink compare --json`: SemEval scale, 1 = very similar."""
 
@@ -369,6 +394,9 @@ class CompareOut(BaseModel):
     shared: SharedOut
     aligned_sentences: list[AlignedOut]
     sentences: SentenceCountsOut
+    only_in: OnlyInOut = Field(
+        description="Where coverage diverges: each side's sentences without a counterpart."
+    )
     features: dict[str, float]
 
 

@@ -169,6 +169,11 @@ def print_score(score: PairScore, a: Article, b: Article) -> None:
         aligned.add_row(f"{pair.similarity:.2f}", escape(pair.a), escape(pair.b))
     if aligned.row_count:
         console.print(aligned)
+    for side, only in (("A", ex.only_in_a), ("B", ex.only_in_b)):
+        if only.total:
+            console.print(f"[bold]Only in {side} ({only.language}):[/] {only.caption()}")
+            for sentence in only.sentences:
+                console.print(f"  • {escape(sentence.text)}")
     console.print(f"[bold]Why:[/] {escape(ex.summary())}")
 
 

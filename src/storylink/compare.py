@@ -21,6 +21,7 @@ import numpy as np
 
 from .article import Article
 from .dates import SharedValue, find_dates, find_numbers, shared_dates, shared_numbers
+from .differs import Unmatched, both_sides
 from .encode import ArticleVectors, E5Encoder, Encoder, EncoderSet, UseEncoder, default_encoders
 from .entities import Gazetteer, SharedName, default_gazetteer, profile, shared_names
 from .features import (
@@ -67,6 +68,8 @@ class Explanation:
     sentences_a: int = 0
     sentences_b: int = 0
     sentences_with_counterpart: int = 0
+    only_in_a: Unmatched = field(default_factory=Unmatched)  # what B does not report
+    only_in_b: Unmatched = field(default_factory=Unmatched)  # what A does not report
 
     def summary(self) -> str:
         """The explanation in a few plain words."""
@@ -133,6 +136,7 @@ class PairScore:
                 "b": ex.sentences_b,
                 "with_counterpart": ex.sentences_with_counterpart,
             },
+            "only_in": {"a": ex.only_in_a.to_dict(), "b": ex.only_in_b.to_dict()},
             "features": {k: round(v, 4) for k, v in self.features.items()},
         }
 
@@ -354,6 +358,7 @@ class Comparer:
         # no threshold when training saw no different-story pair of this encoder: align nothing
         threshold = self.scorer.align_thresholds.get(encoder.name, 1.0)
         aligned = align(similarity, va.sentences, vb.sentences, threshold)
+        only_in_a, only_in_b = both_sides(similarity, va, vb, threshold, (pa.language, pb.language))
         explanation = Explanation(
             people=[n for n in names if n.kind == "person"],
             places=[n for n in names if n.kind == "place"],
@@ -364,6 +369,8 @@ class Comparer:
             sentences_a=len(va.sentences),
             sentences_b=len(vb.sentences),
             sentences_with_counterpart=len(aligned),
+            only_in_a=only_in_a,
+            only_in_b=only_in_b,
         )
         variant_name, variant = self._variant(features, pa, pb)
         scores = variant.scores(features)

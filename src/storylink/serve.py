@@ -64,6 +64,7 @@ from .api_models import (
 )
 from .article import Article
 from .compare import CompareError, Comparer, PairScore
+from .differs import story_divergence
 from .encode import EncoderSet
 from .feeds import feed_health, feed_store
 from .language import language_code
@@ -597,7 +598,9 @@ def create_app(
     ) -> Response:
         with service.reading() as stories:
             story = story_or_404(stories, story_id, language)
-        return TEMPLATES.TemplateResponse(request, "story.html", {"story": story})
+            divergence = story_divergence(stories, story)
+        context = {"story": story, "divergence": divergence}
+        return TEMPLATES.TemplateResponse(request, "story.html", context)
 
     @app.get(
         "/compare",

@@ -767,16 +767,19 @@ def doctor_command(
 ) -> None:
     """Check a story database and its vector indexes for damage; --repair fixes what it can.
 
-    Checks the schema version and SQLite's integrity; that every article is in exactly one
-    story and each story's size, time span and headline match its members; orphan rows
-    (vectors, names, memberships, feed entries of nothing); that every article's analysis and
-    vector can be read; that each index holds exactly the database's articles and vectors.
-    Checking changes nothing. --repair waits for the writer lock, drops orphans, recomputes
-    stories, gives an article in no story one of its own, rebuilds indexes, analyses damaged
-    articles again, and says what it could not fix.
+    Checks the schema version and SQLite's integrity; that every article is
+    in exactly one story and each story's size, time span and headline
+    match its members; orphan rows (vectors, names, memberships, feed
+    entries of nothing); that every article's analysis and vector can be
+    read; that each index holds exactly the database's articles and vectors.
+    Checking changes nothing. --repair waits for the writer lock, drops
+    orphans, recomputes stories, gives an article in no story one of its
+    own, rebuilds indexes, analyses damaged articles again, and says what it
+    could not fix.
 
-    Exit codes: 0 healthy (with --repair: healthy afterwards); 1 problems found (with --repair:
-    some are left); 2 the database could not be checked (missing, not storylink's, newer).
+    Exit codes: 0 healthy (with --repair: healthy afterwards); 1 problems
+    found (with --repair: some are left); 2 the database could not be
+    checked (missing, not storylink's, newer).
 
     Example: storylink doctor --db news.db --repair
     """

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .article import Article, hash_text
-from .text import sentences
+from .text import encoded_sentences
 
 USE_LANGUAGES = frozenset("ar de en es fr it ja ko nl pl pt ru th tr zh".split())
 # XLM-RoBERTa's 100 pre-training languages, which multilingual-e5 inherits.
@@ -376,7 +376,7 @@ class EncoderSet:
         averaged, so a long article is covered whole in bounded memory; text past
         `MAX_DOCUMENT_CHARS` is left out, with a warning.
         """
-        found = sentences(article.text) or [article.text.strip()]
+        found = encoded_sentences(article.text)
         titles = [article.title] if article.title else []
         text = article.full_text
         if len(text) > MAX_DOCUMENT_CHARS:

@@ -65,9 +65,15 @@ def sentences(text: str, max_sentences: int = 200) -> list[str]:
     return found[:max_sentences]
 
 
+def encoded_sentences(text: str) -> list[str]:
+    """The units an article's sentence vectors are of: its sentences, or the whole text when
+    it has none (the encoder writes them, a stored article's loader reads them back)."""
+    return sentences(text) or [text.strip()]
+
+
 class SentencesOf(Sequence[str]):
-    """`sentences(text)`, or the whole text when it has none, split when first read: a stored
-    article loaded only to score a pair needs its sentence vectors, not their texts."""
+    """`encoded_sentences(text)`, split when first read: a stored article loaded only to score
+    a pair needs its sentence vectors, not their texts."""
 
     def __init__(self, text: str) -> None:
         self._text = text
@@ -75,7 +81,7 @@ class SentencesOf(Sequence[str]):
 
     def _split(self) -> list[str]:
         if self._found is None:
-            self._found = sentences(self._text) or [self._text.strip()]
+            self._found = encoded_sentences(self._text)
         return self._found
 
     def __len__(self) -> int:

@@ -54,6 +54,7 @@ class ClusterParams:
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
     across_spaces: int = 2  # of those, stories scored (each may need an e5 encoding: slow)
     across_min_names: int = 2  # names a story must share to be scored across spaces
+    sure: float = 0.8  # a candidate reaching this faded probability is joined, the rest unscored
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterParams:
@@ -191,8 +192,11 @@ class OnlineClusterer:
                 for rep in self._representatives(story, encoder, near)
             }
             scored.append((story, {r: g for r, g in gaps.items() if g <= params.window_days}))
-        loaded = self.load(list(dict.fromkeys(r for _, gaps in scored for r in gaps)))
-        for story, gaps in scored:
+        loaded: dict[int, PreparedArticle] = {}
+        for position, (story, gaps) in enumerate(scored):
+            if position < 2:  # the nearest story's first, then the rest's in one query
+                wanted = scored[:1] if position == 0 else scored[1:]
+                loaded |= self.load(list(dict.fromkeys(r for _, g in wanted for r in g)))
             probabilities = []
             for rep, gap in gaps.items():
                 try:
@@ -211,6 +215,8 @@ class OnlineClusterer:
             )
             if probability > best_probability:
                 best_story, best_probability = story, probability
+            if best_probability >= params.sure:
+                break
         new_story = best_story is None or best_probability < self.params.threshold
         if new_story:
             best_story = self._new_story(self.next_story_id)

@@ -53,6 +53,7 @@ LISTS = 512
 PROBES = 64  # 1/8 of the lists: on real sentence vectors 90 % of neighbours at cosine >= 0.5
 EXACT_ROWS = 8_192  # shards up to this size are searched exactly
 KMEANS_ROUNDS = 8
+CHUNK_ROWS = 1024  # rows scored at a time
 SEED = 7
 FORMAT = 1
 
@@ -125,6 +126,20 @@ def _cosines(vectors: np.ndarray, rows: np.ndarray, query: _Query) -> np.ndarray
     return products * np.float32(query.scale)
 
 
+def _gathered_cosines(
+    vectors: np.ndarray, positions: np.ndarray | None, rows: np.ndarray, query: _Query
+) -> np.ndarray:
+    """`_cosines` of the rows at `positions` (None: the first `len(rows)`), gathered and
+    converted `CHUNK_ROWS` at a time: each chunk stays in the CPU cache, 1.7x faster than one
+    large float32 copy (RESULTS.md); the sums are exact, so the scores are the same bits."""
+    found = np.empty(len(rows), np.float32)
+    for start in range(0, len(rows), CHUNK_ROWS):
+        end = min(start + CHUNK_ROWS, len(rows))
+        block = vectors[start:end] if positions is None else vectors[positions[start:end]]
+        found[start:end] = _cosines(block, rows[start:end], query)
+    return found
+
+
 class _Block:
     """Rows held together: a shard's committed part (memory-mapped) or its tail (in memory)."""
 
@@ -188,8 +203,7 @@ class _Block:
         if not keep.all():
             positions = np.flatnonzero(keep) if positions is None else positions[keep]
             rows = rows[keep]
-        block = self.vectors[: self.count] if positions is None else self.vectors[positions]
-        return rows["label"], _cosines(block, rows, query)
+        return rows["label"], _gathered_cosines(self.vectors, positions, rows, query)
 
 
 class _Shard:

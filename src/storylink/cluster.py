@@ -11,7 +11,8 @@ probability fades with the time between the two articles compared (stories go co
 article rules nothing out), and articles outside the time window are neither compared nor make
 their story a candidate.
 The article joins the best story if its faded probability reaches the threshold, else it
-starts a new one. Same input order, same stories.
+starts a new one; candidates are scored nearest first, and one that is sure (`sure`) is joined
+without scoring the rest. Same input order, same stories.
 
 Memory follows the time window, not the archive: the clusterer holds the stories and articles
 it has touched recently and asks `StoredStories` (the store) for the rest, so opening a store

@@ -412,3 +412,31 @@ def test_adding_in_several_calls_gives_the_same_stories(
     with StoryStore(ingested, comparer=story_comparer) as stories:
         at_once = {s.id: [a.id for a in s.timeline] for s in stories.stories(limit=100)}
     assert in_calls == at_once
+
+
+def test_an_unrelated_article_naming_the_same_countries_is_not_encoded_whole_for_another_space(
+    tmp_path: Path, story_comparer: Comparer
+) -> None:
+    """A story told only in Hebrew (an e5 language) and an English article about a storm that
+    names the same three countries: the English one's e5 title + lead is too far from the
+    story's headline (cosine 0.78 < 0.8) to be worth encoding whole with e5 (~1 s) and scored;
+    its real English twin passes (0.85), is scored and joins."""
+    example = {(key, a.language): a for key, a in example_articles()}
+    hebrew, english = example[("chip-deal", "he")], example[("chip-deal", "en")]
+    storm = Article(
+        title="Storm grounds flights between Germany and Japan",
+        text="A winter storm over northern Europe grounded dozens of flights between Germany "
+        "and Japan on Tuesday, stranding thousands of travellers at Frankfurt airport. Snow and "
+        "ice closed two runways for most of the day. Airlines said they expected to clear the "
+        "backlog by Thursday.",
+        language="en",
+        published=hebrew.published,
+    )
+    with StoryStore(tmp_path / "spaces.db", comparer=story_comparer) as stories:
+        stories.add([hebrew])
+        stories.add([storm, english])
+        placed = stories.story_of([hebrew.id, storm.id, english.id])
+        encoded = {seq: set(p.vectors) for seq, p in stories.store.prepared([2, 3]).items()}
+    assert placed[english.id] == placed[hebrew.id] != placed[storm.id]
+    assert "e5-small" not in encoded[2]  # the storm: a glance only
+    assert "e5-small" in encoded[3]  # the twin: encoded whole, to be scored against Hebrew

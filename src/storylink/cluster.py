@@ -371,9 +371,9 @@ class OnlineClusterer:
         """Whether an article's e5 title + lead (two short texts) is close enough to an e5
         story headline's document to be worth encoding the article whole with e5 (~1 s of CPU)
         and scoring it: every same-story dev pair sharing two names passes 0.8 (lowest 0.817),
-        and most unrelated ones do not (RESULTS.md "Scoring across encoder spaces")."""
+        and most unrelated ones do not (RESULTS.md "Per-article cost in dense windows")."""
         other = headline.vectors.get(E5Encoder.name)
-        if other is None:
+        if other is None or E5Encoder.name in prepared.vectors:  # nothing to encode
             return True
         glance = self.comparer.glance_vectors(prepared).document_vector
         return float(glance @ other.document_vector) >= self.params.across_min_glance

@@ -1,0 +1,134 @@
+"""Ranking stories for a short query in any language, and a match strength a reader understands.
+
+`StoryStore.search` gathers the evidence (`Candidate`: the query's z-scored cosine with an
+article's whole text and with its title, in the article's home encoder space, and the names
+of the query the article also names, matched across scripts); this module weighs it and
+ranks stories. Why each piece, measured on the project's query benchmark
+(`benchmarks/search_queries.py`, RESULTS.md "Search that finds"):
+
+- text and title: a short query reads like a title, but some titles are empty or generic;
+- names: "Soleimani" finds "سليماني" by its consonant skeleton (`entities.shared_names`), and
+  a name counts by how rare it is among the candidates, so "Turkey" in "earthquake in Turkey"
+  adds little when every candidate names Turkey;
+- a story: its best article, plus a little for each further article that matches too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .article import Article
+from .entities import EntityProfile, Gazetteer, Mention, _stopwords, profile, shared_names
+from .text import CASED_SCRIPTS, fold, is_unspaced, tokens
+
+VIEWS = ("document", "title")
+MIN_WORD = 4  # letters of a query word tried as a name ("Kim" is found by `profile`)
+# match strength = logistic(score): fitted by benchmarks/search_queries.py on its queries
+STRENGTH_MIDPOINT = 5.02
+STRENGTH_SLOPE = 1.43
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """How a search weighs its evidence; the defaults are the measured best (RESULTS.md)."""
+
+    pool: int = 100  # candidate articles per index view and encoder space (0: 4 × limit)
+    views: str = "mean"  # combine text and title z-scores: "max" or "mean"
+    names: float = 0.75  # weight of the query's names an article names (rarity-weighted)
+    places: float = 0.5  # a place name's weight relative to a person's or organisation's
+    story_bonus: float = 0.0  # share of a story's further matching articles' scores added
+
+
+TODAY = SearchParams(pool=0, views="max", names=0.0, places=0.0, story_bonus=0.0)  # before issue 17
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An article's evidence for a query."""
+
+    seq: int
+    document: float  # z-score of the query's cosine with the whole text
+    title: float  # … with the title (the whole text's for an untitled article)
+    names: frozenset[int]  # which of the query's names it names (indexes into the query's)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a search found for a query, before weighing: the candidate articles, the kind of
+    each of the query's names, and each candidate's story."""
+
+    candidates: list[Candidate]
+    kinds: list[str]
+    story_of: dict[int, int]
+
+
+def query_names(text: str, language: str, gazetteer: Gazetteer) -> list[EntityProfile]:
+    """Each name in a query on its own, to test one at a time against an article: the names
+    `entities.profile` finds, and the query's other words that may be names (a capitalised
+    word in a cased script, any word in Arabic script; not a function word), since a query is
+    too short for the evidence `profile` asks of a name ("Soleimani", "ترامب")."""
+    found = profile(Article(title="", text=text, language=language), gazetteer)
+    mentions = list(found.mentions)
+    covered = {fold(word) for m in mentions for word in tokens(m.text)}
+    if not is_unspaced(text):
+        for word in tokens(text):
+            key = fold(word)
+            cased = bool(CASED_SCRIPTS.match(word))
+            if len(key) < MIN_WORD or key in covered or key in _stopwords():
+                continue
+            if word[0].isupper() or not cased:
+                covered.add(key)
+                mentions.append(Mention(word, "person", word))
+    return [EntityProfile(language, [mention]) for mention in mentions]
+
+
+def names_in(names: Sequence[EntityProfile], article: EntityProfile) -> frozenset[int]:
+    """Which of the query's names the article names too, in any script."""
+    return frozenset(i for i, name in enumerate(names) if shared_names(name, article))
+
+
+def article_scores(evidence: Evidence, params: SearchParams) -> dict[int, float]:
+    """Each candidate's score: its text/title evidence plus its names, each name weighted by
+    its rarity among the candidates (ln(candidates / candidates naming it)), a place's by
+    `places` of that."""
+    candidates = evidence.candidates
+    naming = Counter(name for candidate in candidates for name in candidate.names)
+    weight = {
+        name: math.log(len(candidates) / count)
+        * params.names
+        * (params.places if evidence.kinds[name] == "place" else 1.0)
+        for name, count in naming.items()
+    }
+    scores = {}
+    for candidate in candidates:
+        pair = (candidate.document, candidate.title)
+        text = max(pair) if params.views == "max" else sum(pair) / 2
+        scores[candidate.seq] = text + sum(weight[n] for n in candidate.names)
+    return scores
+
+
+def rank_stories(evidence: Evidence, params: SearchParams) -> list[tuple[int, int, float]]:
+    """(story, its best article, story score), best first: the best article's score plus
+    `story_bonus` times the positive scores of the story's other candidates."""
+    by_story: dict[int, list[tuple[float, int]]] = {}
+    for seq, score in article_scores(evidence, params).items():
+        if seq in evidence.story_of:
+            by_story.setdefault(evidence.story_of[seq], []).append((score, -seq))
+    ranked = []
+    for story_id, found in by_story.items():
+        found.sort(reverse=True)
+        (best, seq), rest = found[0], found[1:]
+        bonus = params.story_bonus * sum(max(score, 0.0) for score, _ in rest)
+        ranked.append((story_id, -seq, best + bonus))
+    ranked.sort(key=lambda hit: (-hit[2], hit[1]))
+    return ranked
+
+
+def match_strength(score: float) -> float:
+    """A search score as a match strength from 0 to 1: about the share of hits scoring this
+    much that were a story sought, on the project's query benchmark (a logistic fit). 1: such
+    a hit is the story asked for; 0: it is not; 0.5: as likely as not."""
+    return 1.0 / (1.0 + math.exp(-STRENGTH_SLOPE * (score - STRENGTH_MIDPOINT)))

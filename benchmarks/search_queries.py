@@ -8,8 +8,9 @@ articles when `--db` does not exist yet, else reused. A query finds its story at
 the r-th story of the search results holds one of its articles. Prints MRR (over the first 10
 stories) and recall at 1, 3 and 5 for today's search and for ranking variants, all on the same
 evidence in the same run; the variant list ends with the shipped default. Then the rank of
-every query under today's and the shipped ranking, and a logistic fit of the match strength
-(`search.match_strength`): P(hit is a story sought | score) over the shipped ranking's hits.
+every query under today's and the shipped ranking, and the logistic fits of the match strength
+(`search.match_strength`): P(hit is a story sought | score) over the shipped ranking's hits,
+and for `related`, P(same story | score) over the dev pairs (gold Overall <= 2 vs >= 3).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storylink.evaluate import load_pairs
+from storylink.evaluate import LabelledPair, load_pairs
 from storylink.search import TODAY, Evidence, SearchParams, rank_stories
 from storylink.stories import StoryStore, pair_articles
 
@@ -73,6 +74,28 @@ def logistic_fit(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return -float(model.intercept_[0]) / slope, slope
 
 
+def related_scores(
+    stories: StoryStore, pairs: list[LabelledPair]
+) -> tuple[list[float], list[bool]]:
+    """`related`'s score (z-score of the document cosine) of each dev pair with a clear gold
+    label whose articles share a home encoder, and whether it is a same-story pair."""
+    scores, labels = [], []
+    for pair in pairs:
+        overall = pair.scores["overall"]
+        found = [stories.store.find_article(a.id) for a in (pair.a, pair.b)]
+        if 2 < overall < 3 or None in found or found[0][0].encoder != found[1][0].encoder:
+            continue
+        (a, _), (b, _) = found  # type: ignore[misc]
+        vectors = stories._load([a.seq, b.seq])
+        va, vb = (vectors[m.seq].vectors[m.encoder].document_vector for m in (a, b))
+        index = stories._index(a.encoder)
+        assert index is not None
+        mean, spread = index.background(va)
+        scores.append((float(va @ vb) - mean) / spread)
+        labels.append(overall <= 2)
+    return scores, labels
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -101,6 +124,7 @@ def main() -> None:
             }
             results.append((query, wanted, evidence))
         seconds = (time.perf_counter() - started) / len(queries)
+        related = related_scores(stories, list(pairs.values()))
     languages = sorted({q["language"] for q, _, _ in results})
     print(f"{len(results)} queries ({', '.join(languages)}), store {args.db} (built: {built}),")
     print(f"evidence gathered in {seconds:.2f} s per query for all pools\n")
@@ -119,7 +143,13 @@ def main() -> None:
             scores.append(score)
             labels.append(story in wanted)
     midpoint, slope = logistic_fit(np.array(scores), np.array(labels))
-    print(f"\nmatch strength fit on {len(scores)} hits: midpoint {midpoint:.2f}, slope {slope:.2f}")
+    fit = f"midpoint {midpoint:.2f}, slope {slope:.2f}"
+    print(f"\nsearch strength fit on {len(scores)} hits: {fit}")
+    midpoint, slope = logistic_fit(np.array(related[0]), np.array(related[1]))
+    print(
+        f"related strength fit on {len(related[0])} dev pairs (same story {sum(related[1])}): "
+        f"midpoint {midpoint:.2f}, slope {slope:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,9 +26,6 @@ from .text import CASED_SCRIPTS, fold, is_unspaced, tokens
 
 VIEWS = ("document", "title")
 MIN_WORD = 4  # letters of a query word tried as a name ("Kim" is found by `profile`)
-# match strength = logistic(score): fitted by benchmarks/search_queries.py on its queries
-STRENGTH_MIDPOINT = 5.02
-STRENGTH_SLOPE = 1.43
 
 
 @dataclass(frozen=True)
@@ -127,8 +124,22 @@ def rank_stories(evidence: Evidence, params: SearchParams) -> list[tuple[int, in
     return ranked
 
 
-def match_strength(score: float) -> float:
-    """A search score as a match strength from 0 to 1: about the share of hits scoring this
-    much that were a story sought, on the project's query benchmark (a logistic fit). 1: such
-    a hit is the story asked for; 0: it is not; 0.5: as likely as not."""
-    return 1.0 / (1.0 + math.exp(-STRENGTH_SLOPE * (score - STRENGTH_MIDPOINT)))
+@dataclass(frozen=True)
+class StrengthFit:
+    """A logistic fit of P(the hit is what was looked for | score)."""
+
+    midpoint: float  # the score of an even chance
+    slope: float
+
+
+# fitted by benchmarks/search_queries.py: a search hit is a story its query sought (49 queries
+# of the dev store); a related article is of the same story (dev pairs, gold Overall ≤ 2 vs ≥ 3)
+SEARCH_FIT = StrengthFit(5.02, 1.43)
+RELATED_FIT = StrengthFit(3.21, 0.82)
+
+
+def match_strength(score: float, fit: StrengthFit = SEARCH_FIT) -> float:
+    """A score as a match strength from 0 to 1: the chance that a hit scoring this much is what
+    was looked for (the story a query asks for; for `related`, an article of the same story),
+    as measured on the project's dev data. 1: it is; 0: it is not; 0.5: as likely as not."""
+    return 1.0 / (1.0 + math.exp(-fit.slope * (score - fit.midpoint)))

@@ -48,6 +48,7 @@ from .index import ShardedIndex
 from .language import detect_language
 from .read import FieldNames, read_many
 from .search import (
+    RELATED_FIT,
     VIEWS,
     Candidate,
     Evidence,
@@ -631,7 +632,8 @@ class StoryStore:
         return Evidence(candidates, [n.mentions[0].kind for n in names], story_of)
 
     def related(self, key: str, limit: int = 10) -> tuple[StoryArticle, list[SearchHit]]:
-        """An article (by id, URL, origin or number) and the closest articles of other stories."""
+        """An article (by id, URL, origin or number) and the closest articles of other stories;
+        a hit's similarity is the z-score of its text's cosine against unrelated articles."""
         found = self.store.find_article(key)
         if found is None:
             raise KeyError(f"no article {key!r} in {self.path}")
@@ -639,9 +641,12 @@ class StoryStore:
         document = self._load([member.seq])[member.seq].vectors[member.encoder].document_vector
         index = self._index(member.encoder)
         neighbours = index.search(document, 4 * limit + 1) if index else []
+        mean, spread = index.background(document) if index else (0.0, 1.0)
+        ranked = [(seq, (cosine - mean) / spread) for seq, cosine in neighbours]
+        strength = partial(match_strength, fit=RELATED_FIT)
         hits = [
             hit
-            for hit in self._hits(neighbours, 4 * limit)
+            for hit in self._hits(ranked, 4 * limit, strength)
             if hit.story_id != member.story_id and hit.article.seq != member.seq
         ]
         return _story_article(member, article), hits[:limit]

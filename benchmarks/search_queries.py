@@ -34,8 +34,8 @@ DEPTH = 10  # stories looked at per query
 SHIPPED = SearchParams()
 VARIANTS = {
     "today: max(text, title), pool 4×limit": TODAY,
-    "max(text, title), pool 100": replace(TODAY, pool=100),
-    "mean(text, title)": replace(TODAY, pool=100, views="mean"),
+    "max(text, title), pool 50": replace(TODAY, pool=SHIPPED.pool),
+    "mean(text, title)": replace(TODAY, pool=SHIPPED.pool, views="mean"),
     "mean + names 0.25": replace(SHIPPED, names=0.25),
     "mean + names 1": replace(SHIPPED, names=1.0),
     "mean + names 1, places 1": replace(SHIPPED, names=1.0, places=1.0),
@@ -47,9 +47,11 @@ VARIANTS = {
     "mean + names 1, places 0.25": replace(SHIPPED, names=1.0, places=0.25),
     "mean + names 0.5": replace(SHIPPED, names=0.5),
     "mean + names 0.5, places 1": replace(SHIPPED, names=0.5, places=1.0),
+    "shipped, pool 100": replace(SHIPPED, pool=100),
+    "shipped, pool 30": replace(SHIPPED, pool=30),
     "shipped + story bonus 0.1": replace(SHIPPED, story_bonus=0.1),
     "shipped + story bonus 0.3": replace(SHIPPED, story_bonus=0.3),
-    "shipped: mean + names 0.75, places 0.5": SHIPPED,
+    "shipped: mean + names 0.75, places 0.5, pool 50": SHIPPED,
 }
 
 

@@ -52,6 +52,7 @@ def test_match_strength_is_a_chance_from_0_to_1() -> None:
         assert match_strength(fit.midpoint, fit) == pytest.approx(0.5)
         values = [match_strength(score, fit) for score in range(-5, 20)]
         assert values == sorted(values) and 0 < values[0] < 0.01 and 0.99 < values[-1] < 1
+    assert match_strength(-1e6) == 0.0 and match_strength(1e6) == 1.0  # no overflow
 
 
 def test_a_query_name_is_found_in_another_script() -> None:

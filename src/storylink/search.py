@@ -10,7 +10,8 @@ ranks stories. Why each piece, measured on the project's query benchmark
 - names: "Soleimani" finds "سليماني" by its consonant skeleton (`entities.shared_names`), and
   a name counts by how rare it is among the candidates, so "Turkey" in "earthquake in Turkey"
   adds little when every candidate names Turkey;
-- a story: its best article, plus a little for each further article that matches too.
+- a story: its best article (crediting its further matching articles too let large mixed
+  stories win every query: `story_bonus`, off).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .entities import EntityProfile, Gazetteer, Mention, shared_names
 from .text import CASED_SCRIPTS, fold, is_unspaced, tokens
 
 VIEWS = ("document", "title")
-MIN_WORD = 4  # letters of a query word tried as a name ("Kim" is found by `profile`)
+MIN_WORD = 4  # letters of a query word tried as a name: shorter ones are mostly function words
 
 
 @dataclass(frozen=True)
@@ -168,4 +169,4 @@ def match_strength(score: float, fit: StrengthFit = SEARCH_FIT) -> float:
     """A score as a match strength from 0 to 1: the chance that a hit scoring this much is what
     was looked for (the story a query asks for; for `related`, an article of the same story),
     as measured on the project's dev data. 1: it is; 0: it is not; 0.5: as likely as not."""
-    return 1.0 / (1.0 + math.exp(-fit.slope * (score - fit.midpoint)))
+    return 0.5 * (1.0 + math.tanh(fit.slope * (score - fit.midpoint) / 2))  # the logistic

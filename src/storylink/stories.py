@@ -155,7 +155,7 @@ class SearchHit:
 
     article: StoryArticle
     story_id: int
-    similarity: float  # the ranking's own score: a z-score-based search score, or a cosine
+    similarity: float  # the ranking's own score: search: z-scores plus names; related: a z-score
     strength: float  # 0–1 match strength (`search.match_strength`): what a reader is shown
 
     def to_dict(self) -> dict[str, Any]:

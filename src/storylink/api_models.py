@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
+from .search import STRENGTH_NOTE
+
 SQLITE_MAX_INT = 2**63 - 1  # larger numbers overflow SQLite's INTEGER
 MAX_OFFSET = 1_000_000  # pages of stories; a text search looks at 5 × (offset + limit) hits
 MAX_ARTICLES_PER_POST = 1000
@@ -281,6 +283,9 @@ class StoryOut(BaseModel):
     places: list[EntityCountOut]
     grown_at: datetime | None = Field(description="When an article last joined.")
     timeline: list[StoryArticleOut] = Field(description="By publication time.")
+    strength: float | None = Field(
+        None, ge=0, le=1, description=f"With a search text: the match strength; {STRENGTH_NOTE}."
+    )
 
 
 class StoriesOut(BaseModel):
@@ -310,7 +315,11 @@ class ArticleOut(BaseModel):
 
 class SearchHitOut(BaseModel):
     story_id: int
-    similarity: float = Field(description="A z-score against unrelated articles.")
+    strength: float = Field(ge=0, le=1, description=f"Match strength; {STRENGTH_NOTE}.")
+    similarity: float = Field(
+        description="The ranking's score: z-scores against unrelated articles plus the "
+        "query's names an article names; unbounded, for ordering only."
+    )
     article: StoryArticleOut
 
 

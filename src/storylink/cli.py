@@ -39,6 +39,7 @@ from .lock import LockError
 from .paths import cache_dir
 from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fetcher
 from .scorer import RIDGE_ALPHA, Scorer
+from .search import STRENGTH_NOTE
 from .serve import MAX_BODY_BYTES, WRITES_PER_MINUTE
 from .store import StoreError
 from .stories import BATCH_SIZE, DEFAULT_DB, SearchHit, Story, StoryStore, evaluate_clustering
@@ -672,12 +673,12 @@ def story_command(
 
 
 def _hits_table(hits: list[SearchHit], title: str) -> Table:
-    table = Table(title=title)
-    _add_columns(table, "story", "score", "lang", "published", "title", "article")
+    table = Table(title=title, caption=STRENGTH_NOTE)
+    _add_columns(table, "story", "match", "lang", "published", "title", "article")
     for hit in hits:
         table.add_row(
             str(hit.story_id),
-            f"{hit.similarity:.2f}",
+            f"{hit.strength:.2f}",
             hit.article.language,
             _when(hit.article.published),
             _short(hit.article.title or hit.article.origin, 70),

@@ -362,12 +362,21 @@ def entity_keys(name: str, gazetteer: Gazetteer) -> tuple[str, ...]:
     else:
         words = _terms_by_word(name)[-MAX_KEY_WORDS:]
         mark = OTHER_SCRIPT if _latin(name) else ""
+        if not mark:  # typed in another script: also as Latin letters may write the sounds
+            words = [
+                list(dict.fromkeys(w + [t.translate(_LATIN_SOUNDS) for t in w])) for w in words
+            ]
         keys.update(" ".join(mark + term for term in choice) for choice in product(*words))
     return tuple(sorted(k for k in keys if k))
 
 
+# Arabic and Cyrillic letters for sounds Latin spells otherwise in foreign names: "سيمنز" and
+# "Сименз" end in z where "Siemens" ends in s; "ج" is the g of Egyptian Arabic ("جوجل")
+_LATIN_SOUNDS = str.maketrans("ZJ", "SG")
+
+
 MIN_TERM = 3  # consonants in a name term; "Xi", "Li" would match any name with two
-MAX_KEY_WORDS = 3  # the last words of a name typed as a filter: at most 2**3 keys
+MAX_KEY_WORDS = 3  # the last words of a name typed as a filter: at most 2**3 keys (4**3 non-Latin)
 OTHER_SCRIPT = "A"  # marks the terms of a name not written in Latin letters ("ATRMB" of Трамп)
 
 

@@ -380,8 +380,10 @@ class ShardedIndex:
         return [(int(labels[top][i]), float(scores[top][i])) for i in order]
 
     def background(self, vector: np.ndarray, sample: int = 256) -> tuple[float, float]:
-        """Mean and spread of the vector's cosine to a fixed sample of indexed vectors: what
-        "unrelated" looks like in this space, to compare cosines across spaces."""
+        """Centre and spread of the vector's cosine to a fixed sample of indexed vectors: what
+        "unrelated" looks like in this space, to compare cosines across spaces. Median and
+        scaled median absolute deviation, so that a story holding a large share of a small
+        store does not pass for the background (RESULTS.md "Search that finds")."""
         blocks = [b for key in sorted(self._shards) for b in self._shards[key].blocks()]
         sizes = np.array([b.count for b in blocks])
         if not sizes.sum():
@@ -397,7 +399,8 @@ class ShardedIndex:
             if len(mine):
                 values.append(_cosines(block.vectors[mine], block.live_rows()[mine], query))
         found = np.concatenate(values)
-        return float(found.mean()), float(max(found.std(), 1e-3))
+        centre = float(np.median(found))
+        return centre, float(max(1.4826 * np.median(np.abs(found - centre)), 1e-3))
 
     # ---------------------------------------------------------------- files
 

@@ -70,6 +70,7 @@ from .feeds import feed_health, feed_store
 from .language import language_code
 from .ratelimit import RateLimiter
 from .read import FieldNames, ReadError, read_one, record_article, url_fetcher
+from .search import STRENGTH_NOTE
 from .store import Member
 from .stories import IngestReport, Story, StoryStore
 
@@ -346,11 +347,13 @@ def create_app(
         order: str,
         limit: int,
         offset: int,
-    ) -> list[Story]:
+    ) -> list[tuple[Story, float | None]]:
+        """Stories with their match strength (None without a search text)."""
         if not text:
-            return stories.stories(language, since, until, entity, order, limit, offset)
+            found = stories.stories(language, since, until, entity, order, limit, offset)
+            return [(story, None) for story in found]
         # text: the stories of the best search hits, then the other filters
-        found = []
+        matches: list[tuple[Story, float | None]] = []
         for hit in stories.search(text, 5 * (limit + offset)):
             story = stories.story(hit.story_id)
             if language and language not in story.languages:
@@ -359,8 +362,8 @@ def create_app(
                 continue
             if until and story.first_seen and story.first_seen > until:
                 continue
-            found.append(story)
-        return found[offset : offset + limit]
+            matches.append((story, hit.strength))
+        return matches[offset : offset + limit]
 
     def article_out(stories: StoryStore, found: tuple[Member, Article]) -> dict[str, Any]:
         member, article = found
@@ -426,7 +429,14 @@ def create_app(
                 limit,
                 offset,
             )
-        return {"offset": offset, "limit": limit, "stories": [s.to_dict() for s in found]}
+        return {
+            "offset": offset,
+            "limit": limit,
+            "stories": [
+                s.to_dict() | {"strength": None if strength is None else round(strength, 3)}
+                for s, strength in found
+            ],
+        }
 
     @app.get(
         "/stories/{story_id}", tags=["api"], response_model=StoryOut, responses=problems(404, 422)
@@ -496,7 +506,7 @@ def create_app(
         ],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> dict[str, Any]:
-        """The best article of each matching story, best first (similarity: a z-score)."""
+        """The best article of each matching story, best first, with its match strength."""
         with service.reading() as stories:
             try:
                 hits = stories.search(q, limit)
@@ -581,12 +591,13 @@ def create_app(
             request,
             "stories.html",
             {
-                "stories": found[:PAGE_SIZE],
+                "stories": found[:PAGE_SIZE],  # (story, match strength or None)
                 "more": len(found) > PAGE_SIZE,
                 "page": page,
                 "language": language or "",
                 "q": q or "",
                 "total": total,
+                "strength_note": STRENGTH_NOTE,
             },
         )
 

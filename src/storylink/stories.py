@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 import time
 from collections import Counter, OrderedDict
@@ -48,6 +47,17 @@ from .fetch import Fetcher
 from .index import ShardedIndex
 from .language import detect_language
 from .read import FieldNames, read_many
+from .search import (
+    RELATED_FIT,
+    VIEWS,
+    Candidate,
+    Evidence,
+    SearchParams,
+    match_strength,
+    names_in,
+    query_names,
+    rank_stories,
+)
 from .store import Batch, Member, SQLiteStore, Store, StoreError, StoryFilter, StoryRow
 
 log = logging.getLogger(__name__)
@@ -145,11 +155,13 @@ class SearchHit:
 
     article: StoryArticle
     story_id: int
-    similarity: float
+    similarity: float  # the ranking's own score: search: z-scores plus names; related: a z-score
+    strength: float  # 0–1 match strength (`search.match_strength`): what a reader is shown
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "story_id": self.story_id,
+            "strength": round(self.strength, 3),
             "similarity": round(self.similarity, 4),
             "article": self.article.to_dict(),
         }
@@ -560,13 +572,25 @@ class StoryStore:
             grown_at=_moment(self.store.story_grown([row.id]).get(row.id)),
         )
 
-    def search(self, text: str, limit: int = 10) -> list[SearchHit]:
-        """Articles closest in meaning to a text in any language, best per story.
+    def search(
+        self, text: str, limit: int = 10, params: SearchParams | None = None
+    ) -> list[SearchHit]:
+        """Stories closest to a text in any language, each with its best-matching article.
 
-        Similarity is a z-score: the cosine against what unrelated articles score in the same
-        encoder space, so hits from USE and e5 spaces rank together; an article counts with the
-        better of its title's and its whole text's (short queries read like titles: RESULTS.md).
+        An article's evidence (`search_evidence`) is weighed by `search.rank_stories`;
+        `SearchHit.similarity` is the story's score, `SearchHit.strength` its 0–1 match
+        strength (`search.match_strength`).
         """
+        params = params or SearchParams()
+        evidence = self.search_evidence(text, params.pool or 4 * limit)
+        ranked = rank_stories(evidence, params)
+        return self._hits([(seq, score) for _, seq, score in ranked], limit)
+
+    def search_evidence(self, text: str, pool: int) -> Evidence:
+        """The articles nearest a text (`pool` per index view and encoder space), each with
+        the query's cosine with its whole text and with its title, each a z-score against
+        what unrelated articles score in the same encoder space (so hits from USE and e5
+        spaces rank together), and the query's names it names in any script."""
         if not text.strip():
             raise ValueError("empty query")
         language, _ = detect_language(text)
@@ -574,27 +598,42 @@ class StoryStore:
             home = self.comparer.encoders.encoder_name([language])
         except ValueError:
             home = self.comparer.encoders.encoder_name(["en"])
-        best: dict[int, float] = {}
+        found: dict[int, tuple[str, np.ndarray, dict[str, tuple[float, float]]]] = {}
         for encoder in (home, *(e for e in SPACES if e != home)):
             index = self._index(encoder)
             if index is None or (encoder != home and len(index) < MIN_BACKGROUND):
                 continue  # too few articles to tell what a high cosine is in that space
             vector = self.comparer.encoders.encoder(encoder).encode([text])[0]
-            for view in ("document", "title"):
-                found = self._index(encoder, view=view)
-                if found is None:
+            backgrounds = {}
+            for view in VIEWS:
+                view_index = self._index(encoder, view=view)
+                if view_index is None:
                     continue
-                mean, spread = found.background(vector)
-                hits = found.search(
-                    vector, 4 * limit, exact_rows=SEARCH_EXACT_ROWS, probes=SEARCH_PROBES
+                backgrounds[view] = view_index.background(vector)
+                hits = view_index.search(
+                    vector, pool, exact_rows=SEARCH_EXACT_ROWS, probes=SEARCH_PROBES
                 )
-                for seq, cosine in hits:
-                    best[seq] = max(best.get(seq, -math.inf), (cosine - mean) / spread)
-        ranked = sorted(best.items(), key=lambda hit: (-hit[1], hit[0]))
-        return self._hits(ranked, limit)
+                found.update((seq, (encoder, vector, backgrounds)) for seq, _ in hits)
+        prepared = self._load(sorted(found))
+        names = query_names(text, language, self.comparer.gazetteer)
+        candidates = []
+        for seq, (encoder, vector, backgrounds) in found.items():
+            vectors = prepared[seq].vectors[encoder]
+            views = {"document": vectors.document_vector, "title": title_vector(vectors)}
+            z = {  # a view without a background (no title index yet): the other view's
+                view: (float(views[view] @ vector) - mean) / spread
+                for view, (mean, spread) in backgrounds.items()
+            }
+            document, title = z.get("document", z.get("title")), z.get("title", z.get("document"))
+            assert document is not None and title is not None
+            candidates.append(Candidate(seq, document, title, names_in(names, prepared[seq].names)))
+        members = self.store.members_of(sorted(found))
+        story_of = {m.seq: m.story_id for m in members if m.story_id is not None}
+        return Evidence(candidates, [n.mentions[0].kind for n in names], story_of)
 
     def related(self, key: str, limit: int = 10) -> tuple[StoryArticle, list[SearchHit]]:
-        """An article (by id, URL, origin or number) and the closest articles of other stories."""
+        """An article (by id, URL, origin or number) and the closest articles of other stories;
+        a hit's similarity is the z-score of its text's cosine against unrelated articles."""
         found = self.store.find_article(key)
         if found is None:
             raise KeyError(f"no article {key!r} in {self.path}")
@@ -602,16 +641,24 @@ class StoryStore:
         document = self._load([member.seq])[member.seq].vectors[member.encoder].document_vector
         index = self._index(member.encoder)
         neighbours = index.search(document, 4 * limit + 1) if index else []
+        mean, spread = index.background(document) if index else (0.0, 1.0)
+        ranked = [(seq, (cosine - mean) / spread) for seq, cosine in neighbours]
+        strength = partial(match_strength, fit=RELATED_FIT)
         hits = [
             hit
-            for hit in self._hits(neighbours, 4 * limit)
+            for hit in self._hits(ranked, 4 * limit, strength)
             if hit.story_id != member.story_id and hit.article.seq != member.seq
         ]
         return _story_article(member, article), hits[:limit]
 
-    def _hits(self, ranked: Sequence[tuple[int, float]], limit: int) -> list[SearchHit]:
+    def _hits(
+        self,
+        ranked: Sequence[tuple[int, float]],
+        limit: int,
+        strength: Callable[[float], float] = match_strength,
+    ) -> list[SearchHit]:
         """The best-ranked article of each story, up to `limit` stories (texts are read for
-        those only)."""
+        those only), with the match strength of its score."""
         story = {m.seq: m.story_id for m in self.store.members_of([seq for seq, _ in ranked])}
         best: dict[int, tuple[int, float]] = {}  # story → its best article and value
         for seq, value in ranked:
@@ -622,7 +669,7 @@ class StoryStore:
                     break
         found = {m.seq: (m, a) for m, a in self.store.articles([s for s, _ in best.values()])}
         return [
-            SearchHit(_story_article(*found[seq]), story_id, value)
+            SearchHit(_story_article(*found[seq]), story_id, value, strength(value))
             for story_id, (seq, value) in best.items()
         ]
 

@@ -34,7 +34,7 @@ DEPTH = 10  # stories looked at per query
 SHIPPED = SearchParams()
 VARIANTS = {
     "today: max(text, title), pool 4×limit": TODAY,
-    "max(text, title), pool 50": replace(TODAY, pool=SHIPPED.pool),
+    "max(text, title), pool 40": replace(TODAY, pool=SHIPPED.pool),
     "mean(text, title)": replace(TODAY, pool=SHIPPED.pool, views="mean"),
     "mean + names 0.25": replace(SHIPPED, names=0.25),
     "mean + names 1": replace(SHIPPED, names=1.0),
@@ -51,7 +51,8 @@ VARIANTS = {
     "shipped, pool 30": replace(SHIPPED, pool=30),
     "shipped + story bonus 0.1": replace(SHIPPED, story_bonus=0.1),
     "shipped + story bonus 0.3": replace(SHIPPED, story_bonus=0.3),
-    "shipped: mean + names 0.75, places 0.5, pool 50": SHIPPED,
+    "shipped, pool 50": replace(SHIPPED, pool=50),
+    "shipped: mean + names 0.75, places 0.5, pool 40": SHIPPED,
 }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from itertools import product
@@ -89,13 +89,17 @@ class Mention:
 
 @dataclass
 class EntityProfile:
-    """What an article names, plus lookup tables to find another article's names in it."""
+    """What an article names, plus lookup tables to find another article's names in it:
+    `surfaces` (folded n-gram → as written), `skeletons` (skeleton → as written) and
+    `short_names` (long-vowel skeleton of a word → as written). `tables` may be a function
+    that derives them, called on first use: a stored article is often loaded for its vectors
+    or text alone, and deriving them costs ~1 ms (RESULTS.md "Search at 1M")."""
 
     language: str
     mentions: list[Mention]
-    surfaces: dict[str, str] = field(default_factory=dict)  # folded n-gram → as written
-    skeletons: dict[str, str] = field(default_factory=dict)  # skeleton → as written
-    short_names: dict[str, str] = field(default_factory=dict)  # long-vowel skeleton of a word
+    tables: _Tables | Callable[[], _Tables] = field(
+        default_factory=lambda: ({}, {}, {}), repr=False, compare=False
+    )
     # skeletons and short names by first letter, built when another article is first matched
     _initials: tuple[_Initials, _Initials] | None = field(
         default=None, init=False, repr=False, compare=False
@@ -105,6 +109,28 @@ class EntityProfile:
     _probes: list[tuple[str, tuple[str, ...], tuple[str, ...]]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+
+    def _tables(self) -> _Tables:
+        if callable(self.tables):
+            self.tables = self.tables()
+        return self.tables
+
+    @property
+    def has_tables(self) -> bool:
+        """Whether the lookup tables are derived (else their first use derives them)."""
+        return not callable(self.tables)
+
+    @property
+    def surfaces(self) -> dict[str, str]:
+        return self._tables()[0]
+
+    @property
+    def skeletons(self) -> dict[str, str]:
+        return self._tables()[1]
+
+    @property
+    def short_names(self) -> dict[str, str]:
+        return self._tables()[2]
 
     @property
     def places(self) -> dict[str, Mention]:
@@ -498,7 +524,7 @@ def _near(a: str, b: str) -> bool:
 
 
 def _ngrams(
-    text: str, words: list[str] | None = None, cased: bool = False
+    text: str, words: list[str] | None = None, cased: bool = False, longest: int = MAX_NGRAM
 ) -> Iterable[tuple[str, int]]:
     """Candidate name spans: token n-grams (of `words`, the text's tokens, when given), or
     character n-grams for unspaced scripts. Each distinct span comes once, at its first place:
@@ -521,7 +547,7 @@ def _ngrams(
         return
     words = tokens(text) if words is None else words
     starts = [not (cased and _small_cased(word)) for word in words]
-    for size in range(MAX_NGRAM, 0, -1):
+    for size in range(longest, 0, -1):
         for start in range(len(words) - size + 1):
             if starts[start]:
                 gram = " ".join(words[start : start + size]) if size > 1 else words[start]
@@ -941,7 +967,7 @@ def profile(article: Article, gazetteer: Gazetteer | None = None) -> EntityProfi
         if (mention.kind, mention.key or fold(mention.text)) not in seen:
             seen.add((mention.kind, mention.key or fold(mention.text)))
             mentions.append(mention)
-    return EntityProfile(language, mentions, *tables)
+    return EntityProfile(language, mentions, tables)
 
 
 def _sure_places(
@@ -994,25 +1020,26 @@ def _sure_places(
     return kept
 
 
-def name_tables(article: Article) -> _Tables:
+def name_tables(article: Article, longest: int = MAX_NGRAM) -> _Tables:
     """An article's surfaces, skeletons and short names as `profile` finds them, from its text
     alone (no NER, no gazetteer): a store keeps only the mentions and derives these when it
-    loads an article (~0.4 ms for a 1,600-character article, RESULTS.md "Compact storage")."""
+    loads an article (~0.9 ms for a dev article, RESULTS.md "Search at 1M"). With `longest=1`,
+    of single words only: enough to find a one-word name, ~4x cheaper."""
     text = article.full_text[:MAX_ANALYSED_CHARS]
     cased = bool(CASED_SCRIPTS.search(text[:2000]))
     tables: _Tables = ({}, {}, {})
-    for _ in _table_grams(text, tokens(text), cased, tables):
+    for _ in _table_grams(text, tokens(text), cased, tables, longest):
         pass
     return tables
 
 
 def _table_grams(
-    text: str, words: list[str], cased: bool, tables: _Tables
+    text: str, words: list[str], cased: bool, tables: _Tables, longest: int = MAX_NGRAM
 ) -> Iterator[tuple[str, str]]:
     """Each candidate name span with its fold, filling the lookup tables on the way."""
     surfaces, skeletons, short_names = tables
     unspaced = is_unspaced(text)
-    for gram, size in _ngrams(text, None if unspaced else words, cased):
+    for gram, size in _ngrams(text, None if unspaced else words, cased, longest):
         if unspaced:
             key = gram if _IDEOGRAPHS.fullmatch(gram) else fold(gram)
         elif size == 1:

@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -357,7 +358,7 @@ def _prepared_from(seq: int, article: Article, blob: bytes) -> PreparedArticle:
             error,
         )
         language, mentions, dates, numbers = article.language or "und", [], [], []
-    profile = EntityProfile(language, mentions, *name_tables(article))
+    profile = EntityProfile(language, mentions, partial(name_tables, article))
     return PreparedArticle(article, profile, dates, numbers)
 
 

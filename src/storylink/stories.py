@@ -55,6 +55,7 @@ from .search import (
     SearchParams,
     match_strength,
     names_in,
+    one_word_tables,
     query_names,
     rank_stories,
 )
@@ -626,7 +627,8 @@ class StoryStore:
             }
             document, title = z.get("document", z.get("title")), z.get("title", z.get("document"))
             assert document is not None and title is not None
-            candidates.append(Candidate(seq, document, title, names_in(names, prepared[seq].names)))
+            named = names_in(names, one_word_tables(prepared[seq]))
+            candidates.append(Candidate(seq, document, title, named))
         members = self.store.members_of(sorted(found))
         story_of = {m.seq: m.story_id for m in members if m.story_id is not None}
         return Evidence(candidates, [n.mentions[0].kind for n in names], story_of)

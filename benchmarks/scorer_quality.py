@@ -1,6 +1,8 @@
 """Quality and speed of the trained pair scorer, against baselines measured in the same run.
 
-    .venv/bin/python benchmarks/scorer_quality.py [PAIRS.jsonl] [--seeds 5] [--no-speed]
+    .venv/bin/python benchmarks/scorer_quality.py [PAIRS.jsonl ...] [--seeds 5] [--no-speed]
+
+Several files are read as one set of pairs (e.g. dev_pairs.jsonl more_pairs.jsonl: 320 pairs).
 
 Quality is Pearson with gold scores on the labelled pairs (raw similarities have their sign
 flipped so that higher is better). The scorer figures are grouped 5-fold cross-validation
@@ -297,18 +299,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("pairs", nargs="?", type=Path, help=f"default: {DEFAULT_PAIRS}")
+    parser.add_argument("pairs", nargs="*", type=Path, help=f"default: {DEFAULT_PAIRS}")
     parser.add_argument("--seeds", type=int, default=5, help="cross-validation seeds (default 5)")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     args = parser.parse_args()
-    path: Path = args.pairs or (REPO / DEFAULT_PAIRS).resolve()
-    if not path.is_file():
-        sys.exit(f"scorer_quality: no labelled pairs at {path}; pass the path to dev_pairs.jsonl")
-    pairs = load_pairs(path)
+    paths: list[Path] = args.pairs or [(REPO / DEFAULT_PAIRS).resolve()]
+    for path in paths:
+        if not path.is_file():
+            sys.exit(
+                f"scorer_quality: no labelled pairs at {path}; pass the path to dev_pairs.jsonl"
+            )
+    pairs = [pair for path in paths for pair in load_pairs(path)]
     git = ["git", "-C", str(REPO), "describe", "--always", "--dirty"]
     commit = subprocess.run(git, capture_output=True, text=True).stdout.strip() or "unknown"
     python = f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
-    print(f"# {path.name}: {len(pairs)} pairs; {datetime.now():%Y-%m-%d %H:%M}; commit {commit}")
+    names = " + ".join(path.name for path in paths)
+    print(f"# {names}: {len(pairs)} pairs; {datetime.now():%Y-%m-%d %H:%M}; commit {commit}")
     print(f"# {python}\n")
     quality(pairs, args.seeds)
     if not args.no_speed:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from storylink.compare import Comparer
+from storylink.compare import Comparer, PairScore
 from storylink.encode import E5Encoder, EncoderSet, UseEncoder
 from storylink.evaluate import LabelledPair, grouped_folds, load_pairs, pair_metrics, pearson
 from storylink.features import PreparedArticle
@@ -207,6 +207,9 @@ def quality(pairs: list[LabelledPair], seeds: int) -> None:
         )
         alone |= {k: -pearson([r[k] for r in rows], gold) for k in rows[0] if k not in alone}
     folds = [cross_validate(pairs, prepared, comparer, 5, seed) for seed in range(seeds)]
+    # the same model judging pairs with their source's template text (issue 17's baseline)
+    with_template = Comparer(comparer.encoders, comparer.gazetteer, templates=False)
+    baseline = [cross_validate(pairs, prepared, with_template, 5, seed) for seed in range(seeds)]
     metrics = [
         pair_metrics(pairs, [s.scores for s in scored], [s.same_story for s in scored])
         for scored in folds
@@ -217,11 +220,13 @@ def quality(pairs: list[LabelledPair], seeds: int) -> None:
     def r(values: np.ndarray, mask: np.ndarray) -> float:
         return -pearson(values[mask], gold[mask])
 
-    def cv(mask: np.ndarray, dimension: str = "overall") -> list[float]:
+    def cv(
+        mask: np.ndarray, dimension: str = "overall", runs: list[list[PairScore]] = folds
+    ) -> list[float]:
         truth = np.array([p.scores[dimension] for p in pairs])
         return [
             pearson(np.array([s.scores[dimension] for s in scored])[mask], truth[mask])
-            for scored in folds
+            for scored in runs
         ]
 
     print(f"## Pearson with gold Overall, {len(pairs)} pairs (higher is better)\n")
@@ -231,6 +236,12 @@ def quality(pairs: list[LabelledPair], seeds: int) -> None:
         "per fold.\n"
     )
     rows = [[name, *(f"{r(v, groups[g]):.3f}" for g in top)] for name, v in raw.items()]
+    rows.append(
+        [
+            "trained scorer, template text kept (CV)",
+            *(spread(cv(groups[g], runs=baseline)) for g in top),
+        ]
+    )
     rows.append(["**trained scorer (CV)**", *(spread(cv(groups[g])) for g in top)])
     table(["method", *(f"{g} (n={groups[g].sum()})" for g in top)], rows)
     best_raw = max(r(v, groups["all pairs"]) for k, v in raw.items() if "raw" in k)
@@ -246,11 +257,17 @@ def quality(pairs: list[LabelledPair], seeds: int) -> None:
         ],
     )
     print("### Overall per language pair (small n, noisy)\n")
-    header = ["pair", "n", *raw, "scorer CV"]
+    header = ["pair", "n", *raw, "scorer CV, template kept", "scorer CV"]
     table(
         header,
         [
-            [g, mask.sum(), *(f"{r(v, mask):.3f}" for v in raw.values()), f"{mean(cv(mask)):.3f}"]
+            [
+                g,
+                mask.sum(),
+                *(f"{r(v, mask):.3f}" for v in raw.values()),
+                spread(cv(mask, runs=baseline)),
+                spread(cv(mask)),
+            ]
             for g, mask in list(groups.items())[3:]
         ],
     )

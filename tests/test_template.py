@@ -88,8 +88,14 @@ def test_template_lines_are_the_lines_one_source_repeats() -> None:
     assert net[0].text == ACCIDENT and net[1].text == BURGLARY
     assert title_prefix("POL-LIP: Detmold - Brand in Scheune", "POL-LIP: Detmold - Unfall") == 19
     assert title_prefix("Unfall auf der B 27", "Unfall in Oberau") == 0  # no separator
-    # a verbatim copy from one source keeps its text: it is evidence, not template
+    # a copy from one source keeps its text: it is evidence, not template
     assert without_template(ACCIDENT_RELEASE, ACCIDENT_RELEASE) is None
+    update = Article(
+        title="Update: Schwerer Verkehrsunfall auf der B 27",
+        text=f"{ACCIDENT}\nDer Transporterfahrer ist am Abend im Krankenhaus gestorben.",
+        url=f"{OFFICE}/11",
+    )
+    assert without_template(ACCIDENT_RELEASE, update) is None
 
 
 def test_one_office_template_does_not_make_two_incidents_one_story(comparer: Comparer) -> None:

@@ -1,6 +1,8 @@
 """Quality and speed of the trained pair scorer, against baselines measured in the same run.
 
-    .venv/bin/python benchmarks/scorer_quality.py [PAIRS.jsonl] [--seeds 5] [--no-speed]
+    .venv/bin/python benchmarks/scorer_quality.py [PAIRS.jsonl ...] [--seeds 5] [--no-speed]
+
+Several files are read as one set of pairs (e.g. dev_pairs.jsonl more_pairs.jsonl: 320 pairs).
 
 Quality is Pearson with gold scores on the labelled pairs (raw similarities have their sign
 flipped so that higher is better). The scorer figures are grouped 5-fold cross-validation
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from storylink.compare import Comparer
+from storylink.compare import Comparer, PairScore
 from storylink.encode import E5Encoder, EncoderSet, UseEncoder
 from storylink.evaluate import LabelledPair, grouped_folds, load_pairs, pair_metrics, pearson
 from storylink.features import PreparedArticle
@@ -205,6 +207,9 @@ def quality(pairs: list[LabelledPair], seeds: int) -> None:
         )
         alone |= {k: -pearson([r[k] for r in rows], gold) for k in rows[0] if k not in alone}
     folds = [cross_validate(pairs, prepared, comparer, 5, seed) for seed in range(seeds)]
+    # the same model judging pairs with their source's template text (issue 17's baseline)
+    with_template = Comparer(comparer.encoders, comparer.gazetteer, templates=False)
+    baseline = [cross_validate(pairs, prepared, with_template, 5, seed) for seed in range(seeds)]
     metrics = [
         pair_metrics(pairs, [s.scores for s in scored], [s.same_story for s in scored])
         for scored in folds
@@ -215,11 +220,13 @@ def quality(pairs: list[LabelledPair], seeds: int) -> None:
     def r(values: np.ndarray, mask: np.ndarray) -> float:
         return -pearson(values[mask], gold[mask])
 
-    def cv(mask: np.ndarray, dimension: str = "overall") -> list[float]:
+    def cv(
+        mask: np.ndarray, dimension: str = "overall", runs: list[list[PairScore]] = folds
+    ) -> list[float]:
         truth = np.array([p.scores[dimension] for p in pairs])
         return [
             pearson(np.array([s.scores[dimension] for s in scored])[mask], truth[mask])
-            for scored in folds
+            for scored in runs
         ]
 
     print(f"## Pearson with gold Overall, {len(pairs)} pairs (higher is better)\n")
@@ -229,6 +236,12 @@ def quality(pairs: list[LabelledPair], seeds: int) -> None:
         "per fold.\n"
     )
     rows = [[name, *(f"{r(v, groups[g]):.3f}" for g in top)] for name, v in raw.items()]
+    rows.append(
+        [
+            "trained scorer, template text kept (CV)",
+            *(spread(cv(groups[g], runs=baseline)) for g in top),
+        ]
+    )
     rows.append(["**trained scorer (CV)**", *(spread(cv(groups[g])) for g in top)])
     table(["method", *(f"{g} (n={groups[g].sum()})" for g in top)], rows)
     best_raw = max(r(v, groups["all pairs"]) for k, v in raw.items() if "raw" in k)
@@ -244,11 +257,17 @@ def quality(pairs: list[LabelledPair], seeds: int) -> None:
         ],
     )
     print("### Overall per language pair (small n, noisy)\n")
-    header = ["pair", "n", *raw, "scorer CV"]
+    header = ["pair", "n", *raw, "scorer CV, template kept", "scorer CV"]
     table(
         header,
         [
-            [g, mask.sum(), *(f"{r(v, mask):.3f}" for v in raw.values()), f"{mean(cv(mask)):.3f}"]
+            [
+                g,
+                mask.sum(),
+                *(f"{r(v, mask):.3f}" for v in raw.values()),
+                spread(cv(mask, runs=baseline)),
+                spread(cv(mask)),
+            ]
             for g, mask in list(groups.items())[3:]
         ],
     )
@@ -297,18 +316,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("pairs", nargs="?", type=Path, help=f"default: {DEFAULT_PAIRS}")
+    parser.add_argument("pairs", nargs="*", type=Path, help=f"default: {DEFAULT_PAIRS}")
     parser.add_argument("--seeds", type=int, default=5, help="cross-validation seeds (default 5)")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     args = parser.parse_args()
-    path: Path = args.pairs or (REPO / DEFAULT_PAIRS).resolve()
-    if not path.is_file():
-        sys.exit(f"scorer_quality: no labelled pairs at {path}; pass the path to dev_pairs.jsonl")
-    pairs = load_pairs(path)
+    paths: list[Path] = args.pairs or [(REPO / DEFAULT_PAIRS).resolve()]
+    for path in paths:
+        if not path.is_file():
+            sys.exit(
+                f"scorer_quality: no labelled pairs at {path}; pass the path to dev_pairs.jsonl"
+            )
+    pairs = [pair for path in paths for pair in load_pairs(path)]
     git = ["git", "-C", str(REPO), "describe", "--always", "--dirty"]
     commit = subprocess.run(git, capture_output=True, text=True).stdout.strip() or "unknown"
     python = f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
-    print(f"# {path.name}: {len(pairs)} pairs; {datetime.now():%Y-%m-%d %H:%M}; commit {commit}")
+    names = " + ".join(path.name for path in paths)
+    print(f"# {names}: {len(pairs)} pairs; {datetime.now():%Y-%m-%d %H:%M}; commit {commit}")
     print(f"# {python}\n")
     quality(pairs, args.seeds)
     if not args.no_speed:

@@ -61,8 +61,19 @@ def test_training_is_deterministic_and_eval_uses_the_result(tmp_path: Path) -> N
         assert result.returncode == 0, result.stderr
     for name in ("scorer.json", "scorer-background.npz"):
         assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes()
-    variants = json.loads((tmp_path / "first" / "scorer.json").read_text("utf-8"))["variants"]
-    assert set(variants) == {"use+e5", "use", "e5"}
+    first = json.loads((tmp_path / "first" / "scorer.json").read_text("utf-8"))
+    assert set(first["variants"]) == {"use+e5", "use", "e5"}
+    # the same pairs in two files (as dev_pairs + more_pairs): the same scorer
+    lines = pairs.read_text("utf-8").splitlines(keepends=True)
+    halves = [tmp_path / "half1.jsonl", tmp_path / "half2.jsonl"]
+    halves[0].write_text("".join(lines[:20]), "utf-8")
+    halves[1].write_text("".join(lines[20:]), "utf-8")
+    split = ["--pairs", str(halves[0]), "--pairs", str(halves[1])]
+    result = storylink("train", *split, "--out", str(tmp_path / "split"), "--folds", "0")
+    assert result.returncode == 0, result.stderr
+    both = json.loads((tmp_path / "split" / "scorer.json").read_text("utf-8"))
+    assert both["variants"] == first["variants"]
+    assert both["fitted_on"] == "half1.jsonl + half2.jsonl (45 pairs)"
 
     predictions = tmp_path / "predictions.jsonl"
     args = ["--scorer", str(tmp_path / "first"), "--out", str(predictions), "--json"]

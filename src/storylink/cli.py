@@ -102,9 +102,10 @@ def _comparer(scorer: Path | None) -> Comparer:
         raise _fail(f"{scorer}: not a scorer directory ({error})") from None
 
 
-def _pairs(path: Path) -> list[LabelledPair]:
+def _pairs(paths: list[Path]) -> list[LabelledPair]:
+    """The labelled pairs of every file, in order (e.g. dev_pairs.jsonl + more_pairs.jsonl)."""
     try:
-        return load_pairs(path)
+        return [pair for path in paths for pair in load_pairs(path)]
     except (OSError, ReadError) as error:
         raise _fail(str(error)) from None
 
@@ -824,7 +825,11 @@ def _print_report(report: DoctorReport, db: Path, repaired: bool) -> None:
 @app.command()
 def train(
     pairs: Annotated[
-        Path, typer.Option(help="Labelled pairs: JSONL (shared layout) or CSV (SemEval layout).")
+        list[Path],
+        typer.Option(
+            help="Labelled pairs: JSONL (shared layout) or CSV (SemEval layout); repeat the "
+            "option to train on several files."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Directory to write the scorer into.")] = Path("scorer"),
     seed: Annotated[int, typer.Option(help="Seed of the cross-validation folds.")] = 0,
@@ -842,6 +847,7 @@ def train(
 
     The shipped scorer: storylink train --out src/storylink/data
     --pairs ../shared/data/semeval8/dev_pairs.jsonl
+    --pairs ../shared/data/semeval8/more_pairs.jsonl
     """
     labelled = _pairs(pairs)
     comparer = Comparer(encoders=EncoderSet(cache_dir() / "embeddings.sqlite"))
@@ -865,7 +871,11 @@ def train(
         )
     try:
         scorer = fit_scorer(
-            labelled, prepared, comparer, alpha, f"{pairs.name} ({len(labelled)} pairs)"
+            labelled,
+            prepared,
+            comparer,
+            alpha,
+            f"{' + '.join(p.name for p in pairs)} ({len(labelled)} pairs)",
         )
     except ValueError as error:
         raise _fail(str(error)) from None
@@ -900,7 +910,10 @@ def _metrics_tables(metrics: PairMetrics) -> None:
 @app.command("eval")
 def eval_command(
     pairs: Annotated[
-        Path, typer.Argument(help="Labelled pairs: JSONL (shared layout) or CSV (SemEval layout).")
+        list[Path],
+        typer.Argument(
+            help="Labelled pairs: JSONL (shared layout) or CSV (SemEval layout), one or more files."
+        ),
     ],
     out: Annotated[
         Path | None, typer.Option(help="Write each pair's predicted scores here (JSONL).")

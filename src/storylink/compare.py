@@ -35,6 +35,7 @@ from .features import (
 )
 from .language import UNDETERMINED, with_language
 from .scorer import Scorer, Variant, default_scorer
+from .template import without_template
 
 MAX_ALIGNED = 6
 MAX_PREPARED = 4096  # analysed articles a comparer keeps (~0.1 MB each), least recent dropped
@@ -182,12 +183,14 @@ class Comparer:
         scorer: Scorer | None = None,
         compact_vectors: bool = False,
         glance: bool = True,
+        templates: bool = True,
     ) -> None:
         self.encoders = encoders or default_encoders()
         self.gazetteer = gazetteer or default_gazetteer()
         self._scorer = scorer
         self.compact_vectors = compact_vectors  # float16-rounded, as a store keeps them
         self.glance = glance
+        self.templates = templates  # judge a pair net of the template text its source repeats
         self._prepared: OrderedDict[tuple[str, datetime | None, str | None], PreparedArticle] = (
             OrderedDict()
         )
@@ -287,6 +290,16 @@ class Comparer:
             prepared.boilerplate = boilerplate_share(vectors, self._boilerplate)
         return prepared.boilerplate
 
+    def net_of_template(
+        self, pa: PreparedArticle, pb: PreparedArticle
+    ) -> tuple[PreparedArticle, PreparedArticle]:
+        """The pair without the template lines and title prefix its source repeats
+        (`template.py`), each analysed like any article; the pair itself when there are none."""
+        net = without_template(pa.article, pb.article) if self.templates else None
+        if net is None:
+            return pa, pb
+        return self.prepare(net[0]), self.prepare(net[1])
+
     def pair_features(
         self,
         pa: PreparedArticle,
@@ -304,10 +317,18 @@ class Comparer:
         encoder: Encoder | None = None,
         background: Background | None = None,
     ) -> tuple[
-        dict[str, float], np.ndarray, list[SharedName], list[SharedValue], list[SharedValue]
+        dict[str, float],
+        np.ndarray,
+        list[SharedName],
+        list[SharedValue],
+        list[SharedValue],
+        tuple[ArticleVectors, ArticleVectors],
     ]:
+        """Features, the sentence similarity matrix, shared names, dates and numbers, and the
+        vectors they are of (net of template text)."""
         encoder = encoder or self.choose_encoder(pa, pb)
         background = background or self.scorer.background
+        pa, pb = self.net_of_template(pa, pb)
         va, vb = self.vectors(pa, encoder), self.vectors(pb, encoder)
         similarity = va.sentence_vectors @ vb.sentence_vectors.T
         names = shared_names(pa.names, pb.names)
@@ -325,7 +346,7 @@ class Comparer:
                 ga, gb = self.glance_vectors(pa), self.glance_vectors(pb)
                 features.update(encoder_features("glance", GLANCE, ga, gb, *languages, background))
         features.update(common_features(pa, pb, names, dates, numbers))
-        return features, similarity, names, dates, numbers
+        return features, similarity, names, dates, numbers, (va, vb)
 
     def probability(self, pa: PreparedArticle, pb: PreparedArticle) -> float:
         """Only the same-story probability of two prepared articles: what clustering needs,
@@ -353,8 +374,7 @@ class Comparer:
     def score(self, pa: PreparedArticle, pb: PreparedArticle) -> PairScore:
         """Score two prepared articles (vectors a pair's encoder lacks are computed here)."""
         encoder = self.choose_encoder(pa, pb)
-        features, similarity, names, dates, numbers = self._features(pa, pb, encoder)
-        va, vb = pa.vectors[encoder.name], pb.vectors[encoder.name]
+        features, similarity, names, dates, numbers, (va, vb) = self._features(pa, pb, encoder)
         # no threshold when training saw no different-story pair of this encoder: align nothing
         threshold = self.scorer.align_thresholds.get(encoder.name, 1.0)
         aligned = align(similarity, va.sentences, vb.sentences, threshold)

@@ -130,7 +130,13 @@ def cross_validate(
                 f"{len(pairs)} pairs into one fold, leaving nothing to train on"
             )
         scorer = fit_scorer(train, prepared, comparer, alpha)
-        judge = Comparer(comparer.encoders, comparer.gazetteer, scorer, glance=comparer.glance)
+        judge = Comparer(
+            comparer.encoders,
+            comparer.gazetteer,
+            scorer,
+            glance=comparer.glance,
+            templates=comparer.templates,
+        )
         for i in fold:
             scored[i] = judge.score(prepared[pairs[i].a.id], prepared[pairs[i].b.id])
     return [scored[i] for i in range(len(pairs))]

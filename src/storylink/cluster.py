@@ -13,6 +13,12 @@ their story a candidate.
 The article joins the best story if its faded probability reaches the threshold, else it
 starts a new one. Same input order, same stories.
 
+Blob resistance (RESULTS.md, issue 17): a large (or long) story is compared through its
+headline too and is not joined when all but one of its compared articles disagree; a date
+before web news or after the ingest is doubtful and taken as unknown; a date far from the
+story the article joins is doubtful too and does not stretch the story's span, which is
+bounded (an article that would stretch it further starts a new story).
+
 Memory follows the time window, not the archive: the clusterer holds the stories and articles
 it has touched recently and asks `StoredStories` (the store) for the rest, so opening a store
 of any size restores nothing, and `trim` lets cold stories go. Every lookup gives the same
@@ -21,9 +27,11 @@ answer from memory or from the store, so what was evicted never changes a decisi
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,6 +42,8 @@ from .entities import may_share_names, shared_names
 from .features import PreparedArticle
 
 DAY = 86_400.0
+WEB_NEWS_SINCE = datetime(1990, 1, 1, tzinfo=UTC).timestamp()  # no news site before it
+FUTURE_SLACK = DAY  # time zones and clocks: a day after the ingest is not yet the future
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,12 @@ class ClusterParams:
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
     across_spaces: int = 2  # of those, stories scored (each may need an e5 encoding: slow)
     across_min_names: int = 2  # names a story must share to be scored across spaces
+    agree_size: int = 5  # stories this large (0: none) are joined only if `agree` …
+    agree_days: float = 0.0  # … (so are stories spanning this many days; 0: none) …
+    agree: int = 2  # … of the compared articles (the headline is one) reach …
+    agree_threshold: float = 0.15  # … this faded probability: one member is not enough
+    far_days: float = 365.0  # a date this far outside the span it joins is doubtful (0: never)
+    max_span_days: float = 365.0  # no story spans longer (0: unbounded): a new one starts
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterParams:
@@ -70,6 +86,10 @@ class ClusterParams:
             raise ValueError("neighbours and candidates must be at least 1")
         if min(self.central, self.nearest, self.nearest_per_story) < 0:
             raise ValueError("central, nearest and nearest_per_story must be at least 0")
+        if min(self.agree_size, self.agree_days, self.far_days, self.max_span_days) < 0:
+            raise ValueError("agree_size, agree_days, far_days and max_span_days must be >= 0")
+        if self.agree < 1 or not 0.0 <= self.agree_threshold < 1.0:
+            raise ValueError("agree must be at least 1, agree_threshold in [0, 1)")
         if self.combine not in ("max", "mean"):
             raise ValueError(f"combine must be 'max' or 'mean', not {self.combine!r}")
 
@@ -108,6 +128,11 @@ class StoryState:
             return (self.first_ts - ts) / DAY
         return max(0.0, ts - self.last_ts) / DAY
 
+    def span_days(self, ts: float | None = None) -> float:
+        """Days the story spans, or would span with an article at `ts` (0 when undated)."""
+        times = [t for t in (self.first_ts, self.last_ts, ts) if t is not None]
+        return (max(times) - min(times)) / DAY if times else 0.0
+
     def overlaps(self, since: float | None, until: float | None) -> bool:
         """Whether the story's span meets [since, until] (an undated story meets anything)."""
         if self.first_ts is None or self.last_ts is None:
@@ -119,13 +144,28 @@ class StoryState:
 
 @dataclass(frozen=True)
 class Decision:
-    """Where an article went: its story, whether it started it, and the deciding probability."""
+    """Where an article went: its story, whether it started it, the deciding probability, and
+    why its date was not trusted (`DOUBTS`), if it was not."""
 
     seq: int
     story_id: int
     new_story: bool
     probability: float
     compared: int
+    date_doubt: str | None = None
+
+
+DOUBTS = ("before web news", "after the ingest", "far from its story")
+
+
+def date_doubt(ts: float | None, now: float) -> str | None:
+    """Why a publication time cannot be right whatever the story: before 1990 (no web news
+    then: a scraper's default or a misread field) or later than the ingest (`now`)."""
+    if ts is None:
+        return None
+    if ts < WEB_NEWS_SINCE:
+        return DOUBTS[0]
+    return DOUBTS[1] if ts > now + FUTURE_SLACK else None
 
 
 Neighbours = Callable[[str, np.ndarray, int, float | None, float | None], list[tuple[int, float]]]
@@ -178,9 +218,14 @@ class OnlineClusterer:
         self.dirty: set[int] = set()  # stories changed since `committed`
         self.next_story_id = next_story_id
 
-    def assign(self, seq: int, encoder: str, prepared: PreparedArticle) -> Decision:
-        """Put one article into the best story, or a new one; returns the decision."""
-        ts = prepared.article.published.timestamp() if prepared.article.published else None
+    def assign(
+        self, seq: int, encoder: str, prepared: PreparedArticle, now: float | None = None
+    ) -> Decision:
+        """Put one article into the best story, or a new one; returns the decision. `now`:
+        when the article was ingested (default: now), for dates in the future."""
+        published = prepared.article.published.timestamp() if prepared.article.published else None
+        doubt = date_doubt(published, time.time() if now is None else now)
+        ts = None if doubt else published  # a doubtful date rules nothing in or out
         document = prepared.vectors[encoder].document_vector
         params = self.params
         best_story, best_probability, compared = None, 0.0, 0
@@ -193,6 +238,8 @@ class OnlineClusterer:
             scored.append((story, {r: g for r, g in gaps.items() if g <= params.window_days}))
         loaded = self.load(list(dict.fromkeys(r for _, gaps in scored for r in gaps)))
         for story, gaps in scored:
+            if self._too_long(story, ts):
+                continue
             probabilities = []
             for rep, gap in gaps.items():
                 try:
@@ -203,9 +250,7 @@ class OnlineClusterer:
                 probabilities.append(probability * self._fade(gap))
             if not probabilities:
                 continue
-            combined = (
-                max(probabilities) if params.combine == "max" else float(np.mean(probabilities))
-            )
+            combined = self._combine(story, probabilities)
             probability = (
                 combined if params.member_time else combined * self._fade(story.gap_days(ts))
             )
@@ -215,8 +260,40 @@ class OnlineClusterer:
         if new_story:
             best_story = self._new_story(self.next_story_id)
         assert best_story is not None
-        self._join(best_story, seq, encoder, document, ts)
-        return Decision(seq, best_story.id, new_story, best_probability, compared)
+        if doubt is None and self._far(best_story, ts):
+            doubt = DOUBTS[2]
+        self._join(best_story, seq, encoder, document, published, span=doubt is None)
+        return Decision(seq, best_story.id, new_story, best_probability, compared, doubt)
+
+    def _needs_agreement(self, story: StoryState) -> bool:
+        """Whether a story is large or long enough to be joined only on agreement."""
+        params = self.params
+        return (0 < params.agree_size <= len(story.members)) or (
+            0 < params.agree_days <= story.span_days()
+        )
+
+    def _combine(self, story: StoryState, probabilities: list[float]) -> float:
+        """A story's probability from its compared articles': the best one's (or their mean),
+        but for a story that needs agreement, when fewer than `agree` of them reach
+        `agree_threshold` (the rest disagree), the `agree`-th best's: too low to join."""
+        params = self.params
+        if self._needs_agreement(story) and len(probabilities) >= params.agree:
+            dissent = sorted(probabilities, reverse=True)[params.agree - 1]
+            if dissent < params.agree_threshold:
+                return dissent
+        if params.combine == "max":
+            return max(probabilities)
+        return float(np.mean(probabilities))
+
+    def _far(self, story: StoryState, ts: float | None) -> bool:
+        """Whether a date lies so far outside the story's span that it must be wrong."""
+        return 0 < self.params.far_days < story.gap_days(ts)
+
+    def _too_long(self, story: StoryState, ts: float | None) -> bool:
+        """Whether joining would stretch the story beyond the longest span allowed (a date far
+        from the story does not stretch it: see `_far`)."""
+        limit = self.params.max_span_days
+        return 0 < limit < story.span_days(ts) and not self._far(story, ts)
 
     # ---------------------------------------------------------------- memory
 
@@ -374,15 +451,28 @@ class OnlineClusterer:
             ranked = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
             central = ranked[: self.params.central]
         latest = story.latest.get(encoder, story.members[-1])
-        return list(dict.fromkeys([*near, *central, latest]))
+        headline = []  # a story joined on agreement: its headline too, if no second encoder
+        if self._needs_agreement(story):
+            state = self._article_states([story.headline]).get(story.headline)
+            if state is not None and state.encoder == encoder:
+                headline.append(story.headline)
+        return list(dict.fromkeys([*near, *central, latest, *headline]))
 
     def _join(
-        self, story: StoryState, seq: int, encoder: str, document: np.ndarray, ts: float | None
+        self,
+        story: StoryState,
+        seq: int,
+        encoder: str,
+        document: np.ndarray,
+        ts: float | None,
+        span: bool = True,
     ) -> None:
+        """Add an article to a story; its time stretches the story's span only if `span` (it
+        is kept as read for the article, as the store and the index keep it)."""
         before = story.sole_space
         story.members.append(seq)
         story.latest[encoder] = seq
-        if ts is not None:
+        if ts is not None and span:
             story.first_ts = ts if story.first_ts is None else min(story.first_ts, ts)
             story.last_ts = ts if story.last_ts is None else max(story.last_ts, ts)
         if before != story.sole_space:

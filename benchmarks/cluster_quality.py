@@ -161,12 +161,12 @@ def main() -> None:
         ("  latest only, member time", replace(default, nearest=0)),
         ("  latest + 2 nearest", replace(default, nearest=2)),
         ("  latest + 3 nearest", replace(default, nearest=3)),
-        ("  latest + nearest, mean", replace(default, combine="mean")),
+        ("  latest + nearest, max", replace(default, combine="max")),
         ("  latest + each story's nearest", replace(default, nearest=0, nearest_per_story=1)),
         ("  latest + each story's 3 nearest", replace(default, nearest=0, nearest_per_story=3)),
         (
-            "  same, mean",
-            replace(default, nearest=0, nearest_per_story=3, combine="mean"),
+            "  same, max",
+            replace(default, nearest=0, nearest_per_story=3, combine="max"),
         ),
         ("  latest + most central article", replace(default, central=1)),
         ("  4 candidate stories", replace(default, candidates=4)),
@@ -175,16 +175,13 @@ def main() -> None:
         ("  half-life 365 d", replace(default, half_life_days=365)),
         ("  window and half-life 30 d", replace(default, window_days=30, half_life_days=30)),
     ]
-    before_17 = replace(default, agree_size=0, far_days=0, max_span_days=0)
+    before_17 = replace(default, combine="max", far_days=0, max_span_days=0)
     blob_settings = [
         ("storylink defaults", default),
-        ("  before issue 17: no agreement, dates", before_17),
-        ("  agreement only", replace(default, far_days=0, max_span_days=0)),
-        ("  date rules only", replace(default, agree_size=0)),
-        ("  agreement from size 8", replace(default, agree_size=8)),
-        ("  agreement from 30 days too", replace(default, agree_days=30)),
-        ("  2 articles ≥ 0.25 (veto)", replace(default, agree_threshold=0.25)),
-        ("  2 articles ≥ 0.4 (strict)", replace(default, agree_threshold=0.4)),
+        ("  before issue 17: max, no date rules", before_17),
+        ("  mean, no date rules", replace(default, far_days=0, max_span_days=0)),
+        ("  max, date rules", replace(default, combine="max")),
+        ("  mean, threshold 0.35", replace(default, threshold=0.35)),
         ("  span at most 180 d", replace(default, max_span_days=180)),
     ]
     settings = blob_settings if args.blobs else [settings[0], blob_settings[1], *settings[1:]]

@@ -105,8 +105,8 @@ def test_a_large_story_is_not_joined_through_one_member(
 ) -> None:
     """The Nile-dam story (6 articles) holds a wire roundup that also carries the Marseille
     dockers' strike. The strike report's nearest article is that roundup, which it matches;
-    the story's latest article and headline do not: it starts its own story instead of being
-    swallowed (as it is when one member is enough: `agree_size=0`)."""
+    the story's latest article does not: it starts its own story instead of being swallowed
+    (as it is when one member is enough: `combine="max"`, the rule before issue 17)."""
     nile = [EXAMPLES["nile-summit", language] for language in ("en", "fr", "es", "ar", "fa")]
     strike = EXAMPLES["marseille-strike", "en"]
     roundup = Article(
@@ -116,8 +116,8 @@ def test_a_large_story_is_not_joined_through_one_member(
         source="wire",
         published=nile[0].published,
     )
-    for params, swallowed in ((ClusterParams(), False), (ClusterParams(agree_size=0), True)):
-        path = tmp_path / f"agree{params.agree_size}.db"
+    for params, swallowed in ((ClusterParams(), False), (ClusterParams(combine="max"), True)):
+        path = tmp_path / f"{params.combine}.db"
         with StoryStore(path, comparer=story_comparer, params=params) as stories:
             stories.add([*nile[:4], roundup, nile[4]])
             assert story_holding(stories, roundup.id).size == 6

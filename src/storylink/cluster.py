@@ -4,20 +4,20 @@ Each new article is compared with a few candidate stories: those whose articles 
 neighbours in its encoder's space (`Neighbours`), plus, across encoder spaces (e.g. a Greek
 article, encoded by e5, against stories told in USE languages), recent stories that share a
 name with it. The pair scorer decides against each candidate's representative articles: its
-latest article, and the new article's nearest neighbour in the story it belongs to (so an
-article follows its closest earlier article even into a large story whose latest article is
-about something else); optionally more neighbours or the story's most central articles. Each
+latest article, and the new article's nearest neighbour in the story it belongs to (it helps
+an article follow its closest earlier article into a story whose latest article is about
+something else); optionally more neighbours or the story's most central articles. Each
 probability fades with the time between the two articles compared (stories go cold; an undated
 article rules nothing out), and articles outside the time window are neither compared nor make
 their story a candidate.
-The article joins the best story if its faded probability reaches the threshold, else it
-starts a new one. Same input order, same stories.
+The article joins the best story if its faded probability (the mean over the compared
+articles) reaches the threshold, else it starts a new one. Same input order, same stories.
 
-Blob resistance (RESULTS.md, issue 17): a large (or long) story is compared through its
-headline too and is not joined when all but one of its compared articles disagree; a date
-before web news or after the ingest is doubtful and taken as unknown; a date far from the
-story the article joins is doubtful too and does not stretch the story's span, which is
-bounded (an article that would stretch it further starts a new story).
+Blob resistance (RESULTS.md, issue 17): a story's probability is the mean over its compared
+articles, so one near member cannot carry the article into a story whose latest article
+disagrees; a date before web news or after the ingest is doubtful and taken as unknown; a date
+far from the story the article joins is doubtful too and does not stretch the story's span,
+which is bounded (an article that would stretch it further starts a new story).
 
 Memory follows the time window, not the archive: the clusterer holds the stories and articles
 it has touched recently and asks `StoredStories` (the store) for the rest, so opening a store
@@ -58,16 +58,12 @@ class ClusterParams:
     central: int = 0  # most central articles compared with, besides the story's latest one
     nearest: int = 1  # the article's nearest earlier articles, also compared with directly
     nearest_per_story: int = 0  # each candidate story's members nearest the article, also compared
-    combine: str = "max"  # a story's probability from its compared articles': "max" or "mean"
+    combine: str = "mean"  # a story's probability from its compared articles': "max" or "mean"
     member_time: bool = True  # time to the article compared, not to the story's span (False)
     min_cosine: float = 0.35  # neighbours less similar than this do not make a story a candidate
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
     across_spaces: int = 2  # of those, stories scored (each may need an e5 encoding: slow)
     across_min_names: int = 2  # names a story must share to be scored across spaces
-    agree_size: int = 5  # stories this large (0: none) are joined only if `agree` …
-    agree_days: float = 0.0  # … (so are stories spanning this many days; 0: none) …
-    agree: int = 2  # … of the compared articles (the headline is one) reach …
-    agree_threshold: float = 0.15  # … this faded probability: one member is not enough
     far_days: float = 365.0  # a date this far outside the span it joins is doubtful (0: never)
     max_span_days: float = 365.0  # no story spans longer (0: unbounded): a new one starts
 
@@ -86,10 +82,8 @@ class ClusterParams:
             raise ValueError("neighbours and candidates must be at least 1")
         if min(self.central, self.nearest, self.nearest_per_story) < 0:
             raise ValueError("central, nearest and nearest_per_story must be at least 0")
-        if min(self.agree_size, self.agree_days, self.far_days, self.max_span_days) < 0:
-            raise ValueError("agree_size, agree_days, far_days and max_span_days must be >= 0")
-        if self.agree < 1 or not 0.0 <= self.agree_threshold < 1.0:
-            raise ValueError("agree must be at least 1, agree_threshold in [0, 1)")
+        if min(self.far_days, self.max_span_days) < 0:
+            raise ValueError("far_days and max_span_days must be at least 0")
         if self.combine not in ("max", "mean"):
             raise ValueError(f"combine must be 'max' or 'mean', not {self.combine!r}")
 
@@ -250,7 +244,9 @@ class OnlineClusterer:
                 probabilities.append(probability * self._fade(gap))
             if not probabilities:
                 continue
-            combined = self._combine(story, probabilities)
+            combined = (
+                max(probabilities) if params.combine == "max" else float(np.mean(probabilities))
+            )
             probability = (
                 combined if params.member_time else combined * self._fade(story.gap_days(ts))
             )
@@ -264,26 +260,6 @@ class OnlineClusterer:
             doubt = DOUBTS[2]
         self._join(best_story, seq, encoder, document, published, span=doubt is None)
         return Decision(seq, best_story.id, new_story, best_probability, compared, doubt)
-
-    def _needs_agreement(self, story: StoryState) -> bool:
-        """Whether a story is large or long enough to be joined only on agreement."""
-        params = self.params
-        return (0 < params.agree_size <= len(story.members)) or (
-            0 < params.agree_days <= story.span_days()
-        )
-
-    def _combine(self, story: StoryState, probabilities: list[float]) -> float:
-        """A story's probability from its compared articles': the best one's (or their mean),
-        but for a story that needs agreement, when fewer than `agree` of them reach
-        `agree_threshold` (the rest disagree), the `agree`-th best's: too low to join."""
-        params = self.params
-        if self._needs_agreement(story) and len(probabilities) >= params.agree:
-            dissent = sorted(probabilities, reverse=True)[params.agree - 1]
-            if dissent < params.agree_threshold:
-                return dissent
-        if params.combine == "max":
-            return max(probabilities)
-        return float(np.mean(probabilities))
 
     def _far(self, story: StoryState, ts: float | None) -> bool:
         """Whether a date lies so far outside the story's span that it must be wrong."""
@@ -451,12 +427,7 @@ class OnlineClusterer:
             ranked = sorted(story.members, key=lambda m: (-story.centrality.get(m, 0.0), m))
             central = ranked[: self.params.central]
         latest = story.latest.get(encoder, story.members[-1])
-        headline = []  # a story joined on agreement: its headline too, if no second encoder
-        if self._needs_agreement(story):
-            state = self._article_states([story.headline]).get(story.headline)
-            if state is not None and state.encoder == encoder:
-                headline.append(story.headline)
-        return list(dict.fromkeys([*near, *central, latest, *headline]))
+        return list(dict.fromkeys([*near, *central, latest]))
 
     def _join(
         self,

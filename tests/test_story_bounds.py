@@ -127,3 +127,28 @@ def test_a_large_story_is_not_joined_through_one_member(
             assert (strike.id in {a.id for a in dam.timeline}) is swallowed
             if not swallowed:  # the strike's own coverage stays together
                 assert story_holding(stories, strike.id).size == 2
+
+
+def test_a_story_longer_than_the_bound_still_takes_articles_inside_its_span(
+    tmp_path: Path, story_comparer: Comparer
+) -> None:
+    """A store clustered before the bound holds a story spanning 2006–2026 (a wrong year let
+    in); with the bound, an undated copy and a copy dated inside that span still join it (they
+    do not stretch it), and the span stays as it was."""
+    quake = [a for (story, _), a in EXAMPLES.items() if story == "izmir-quake"]
+    undated = [replace(a, published=None) if a.language in ("en", "tr") else a for a in quake]
+    wrong_year = rewritten(quake[0], QUAKE_DAY - timedelta(days=365 * 20), "Updated.")
+    path = tmp_path / "legacy.db"
+    unbounded = ClusterParams(far_days=0, max_span_days=0)
+    with StoryStore(path, comparer=story_comparer, params=unbounded) as stories:
+        stories.add([*undated, wrong_year])
+        assert story_holding(stories, quake[0].id).size == len(quake) + 1
+    inside = [
+        rewritten(quake[0], None, "Edited."),
+        rewritten(quake[0], QUAKE_DAY - timedelta(days=2), "Corrected."),
+    ]
+    with StoryStore(path, comparer=story_comparer, params=ClusterParams()) as stories:
+        report = stories.add(inside)
+        story = story_holding(stories, quake[0].id)
+        assert report.joined == 2 and {a.id for a in inside} <= {a.id for a in story.timeline}
+        assert story.first_seen is not None and story.first_seen.year == 2006

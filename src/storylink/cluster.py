@@ -266,10 +266,11 @@ class OnlineClusterer:
         return 0 < self.params.far_days < story.gap_days(ts)
 
     def _too_long(self, story: StoryState, ts: float | None) -> bool:
-        """Whether joining would stretch the story beyond the longest span allowed (a date far
-        from the story does not stretch it: see `_far`)."""
+        """Whether joining would stretch the story beyond the longest span allowed (an article
+        inside the span, undated or dated far from the story does not stretch it: `_far`)."""
         limit = self.params.max_span_days
-        return 0 < limit < story.span_days(ts) and not self._far(story, ts)
+        stretches = story.gap_days(ts) > 0 and not self._far(story, ts)
+        return stretches and 0 < limit < story.span_days(ts)
 
     # ---------------------------------------------------------------- memory
 

@@ -1,10 +1,12 @@
 """Story clustering quality on labelled pairs: storylink against a TF-IDF-only baseline.
 
     .venv/bin/python benchmarks/cluster_quality.py ../shared/data/semeval8/dev_pairs.jsonl
+    .venv/bin/python benchmarks/cluster_quality.py ../shared/data/semeval8/{dev,more}_pairs.jsonl
 
 Ingests the pairs' articles once into a scratch store (as `storylink eval` does), then
 re-clusters it (no re-encoding) for each setting and prints pairwise precision/recall/F1 on the
-pairs with a clear gold label (Overall ≤ 2 same story, ≥ 3 different), all in one run:
+pairs with a clear gold label (Overall ≤ 2 same story, ≥ 3 different), all in one run
+(several pair files are read as one set, articles in file order):
 
 * TF-IDF baseline: the same single pass, joining the story of the most similar earlier
   article when the word TF-IDF cosine reaches a threshold (best threshold shown: optimistic).
@@ -131,9 +133,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("pairs", type=Path)
+    parser.add_argument("pairs", type=Path, nargs="+")
+    parser.add_argument("--seeds", type=int, default=3, help="CV seeds (grouped 5-fold each)")
+    parser.add_argument(
+        "--blobs", action="store_true", help="only issue 17's settings (blob resistance), USE"
+    )
     args = parser.parse_args()
-    pairs = load_pairs(args.pairs)
+    pairs = [pair for path in args.pairs for pair in load_pairs(path)]
     gold = labelled_story_pairs(pairs)
     ids = sorted({i for a, b, _ in gold for i in (a, b)})
     print(f"{len(pairs)} pairs, {len(gold)} with a clear label ({sum(g for *_, g in gold)} same)")
@@ -145,7 +151,7 @@ def main() -> None:
     encoders = EncoderSet(cache_dir() / "embeddings.sqlite", threads=1)
     trainer = Comparer(encoders=encoders)
     training = prepare_articles(pairs, trainer), trainer
-    scorers = fold_scorers(pairs, training)
+    scorers = fold_scorers(pairs, training, args.seeds)
     default = ClusterParams()
     previous = replace(default, nearest=0, member_time=False)
     settings = [
@@ -155,12 +161,12 @@ def main() -> None:
         ("  latest only, member time", replace(default, nearest=0)),
         ("  latest + 2 nearest", replace(default, nearest=2)),
         ("  latest + 3 nearest", replace(default, nearest=3)),
-        ("  latest + nearest, mean", replace(default, combine="mean")),
+        ("  latest + nearest, max", replace(default, combine="max")),
         ("  latest + each story's nearest", replace(default, nearest=0, nearest_per_story=1)),
         ("  latest + each story's 3 nearest", replace(default, nearest=0, nearest_per_story=3)),
         (
-            "  same, mean",
-            replace(default, nearest=0, nearest_per_story=3, combine="mean"),
+            "  same, max",
+            replace(default, nearest=0, nearest_per_story=3, combine="max"),
         ),
         ("  latest + most central article", replace(default, central=1)),
         ("  4 candidate stories", replace(default, candidates=4)),
@@ -169,8 +175,18 @@ def main() -> None:
         ("  half-life 365 d", replace(default, half_life_days=365)),
         ("  window and half-life 30 d", replace(default, window_days=30, half_life_days=30)),
     ]
-    glance_settings = [settings[0], settings[1], settings[12]]
-    for glance in (False, True):
+    before_17 = replace(default, combine="max", far_days=0, max_span_days=0)
+    blob_settings = [
+        ("storylink defaults", default),
+        ("  before issue 17: max, no date rules", before_17),
+        ("  mean, no date rules", replace(default, far_days=0, max_span_days=0)),
+        ("  max, date rules", replace(default, combine="max")),
+        ("  mean, threshold 0.35", replace(default, threshold=0.35)),
+        ("  span at most 180 d", replace(default, max_span_days=180)),
+    ]
+    settings = blob_settings if args.blobs else [settings[0], blob_settings[1], *settings[1:]]
+    glance_settings = [settings[0], settings[1], settings[-4]]
+    for glance in (False,) if args.blobs else (False, True):
         label = "USE + e5 title/lead (use+e5 variant)" if glance else "USE only (ingest default)"
         with tempfile.TemporaryDirectory() as scratch:
             comparer = CountingComparer(encoders=encoders, compact_vectors=True, glance=glance)
@@ -182,7 +198,10 @@ def main() -> None:
                     f"\n{label}: ingested {count} articles in {time.perf_counter() - started:.0f} s"
                 )
                 print("setting: in-sample (shipped scorer) | scorer refitted without the fold")
-                print("pairs scored per article (in-sample) | CV F1 mean (min–max of 3 seeds)")
+                print(
+                    "pairs scored per article (in-sample) | "
+                    f"CV F1 mean (min–max of {args.seeds} seeds)"
+                )
                 for name, params in glance_settings if glance else settings:
                     comparer.scored = 0
                     stories.recluster(params)

@@ -381,7 +381,7 @@ def _toy_clusterer(
 @pytest.mark.parametrize(
     ("dated", "params", "joins"),
     [
-        (False, ClusterParams(), True),  # compared with its nearest neighbour, 1: joins
+        (False, ClusterParams(combine="max"), True),  # compared with its nearest neighbour, 1
         (False, ClusterParams(nearest=0, member_time=False), False),  # only the latest, 2
         (True, ClusterParams(), True),  # 1 is undated: its time cannot rule it out
         (True, ClusterParams(member_time=False), False),  # the story's span is 152 days away

@@ -418,6 +418,11 @@ class IngestReportOut(BaseModel):
     skipped: list[str]
     seconds: float
     revised: int
+    doubtful_dates: int = Field(
+        0,
+        description="Added articles whose date was not trusted (before 1990, after the "
+        "ingest, or far from the story they joined): kept, but not stretching a story's span.",
+    )
 
 
 class ItemOut(BaseModel):

@@ -494,6 +494,8 @@ def ingest(
             f"{report.joined} joined a story), {report.duplicates} already in {escape(str(db))}, "
             f"{len(report.skipped)} skipped; {report.seconds:.1f} s ({rate:.1f} articles/s)"
         )
+        if report.doubtful_dates:
+            console.print(f"{report.doubtful_dates} dates not trusted (kept, not in story spans)")
     if not report.read and report.skipped:
         raise typer.Exit(2)
     if report.skipped:

@@ -4,15 +4,22 @@ Each new article is compared with a few candidate stories: those whose articles 
 neighbours in its encoder's space (`Neighbours`), plus, across encoder spaces (e.g. a Greek
 article, encoded by e5, against stories told in USE languages), recent stories that share a
 name with it. The pair scorer decides against each candidate's representative articles: its
-latest article, and the new article's nearest neighbour in the story it belongs to (so an
-article follows its closest earlier article even into a large story whose latest article is
-about something else); optionally more neighbours or the story's most central articles. Each
+latest article, and the new article's nearest neighbour in the story it belongs to (it helps
+an article follow its closest earlier article into a story whose latest article is about
+something else); optionally more neighbours or the story's most central articles. Each
 probability fades with the time between the two articles compared (stories go cold; an undated
 article rules nothing out), and articles outside the time window are neither compared nor make
 their story a candidate.
-The article joins the best story if its faded probability reaches the threshold, else it
-starts a new one; candidates are scored nearest first, and one that is sure (`sure`) is joined
-without scoring the rest. Same input order, same stories.
+The article joins the best story if its faded probability (the mean over the compared
+articles) reaches the threshold, else it starts a new one; candidates are scored nearest first,
+and one that is sure (`sure`) is joined without scoring the rest. Same input order, same
+stories.
+
+Blob resistance (RESULTS.md, issue 17): a story's probability is the mean over its compared
+articles, so one near member cannot carry the article into a story whose latest article
+disagrees; a date before web news or after the ingest is doubtful and taken as unknown; a date
+far from the story the article joins is doubtful too and does not stretch the story's span,
+which is bounded (an article that would stretch it further starts a new story).
 
 Memory follows the time window, not the archive: the clusterer holds the stories and articles
 it has touched recently and asks `StoredStories` (the store) for the rest, so opening a store
@@ -22,9 +29,11 @@ answer from memory or from the store, so what was evicted never changes a decisi
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,6 +44,8 @@ from .entities import may_share_names, shared_names
 from .features import PreparedArticle
 
 DAY = 86_400.0
+WEB_NEWS_SINCE = datetime(1990, 1, 1, tzinfo=UTC).timestamp()  # no news site before it
+FUTURE_SLACK = DAY  # time zones and clocks: a day after the ingest is not yet the future
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ class ClusterParams:
     central: int = 0  # most central articles compared with, besides the story's latest one
     nearest: int = 1  # the article's nearest earlier articles, also compared with directly
     nearest_per_story: int = 0  # each candidate story's members nearest the article, also compared
-    combine: str = "max"  # a story's probability from its compared articles': "max" or "mean"
+    combine: str = "mean"  # a story's probability from its compared articles': "max" or "mean"
     member_time: bool = True  # time to the article compared, not to the story's span (False)
     min_cosine: float = 0.35  # neighbours less similar than this do not make a story a candidate
     scan_stories: int = 200  # recent stories checked for shared names across encoder spaces
@@ -57,6 +68,8 @@ class ClusterParams:
     across_min_names: int = 2  # names a story must share to be scored across spaces
     across_min_glance: float = 0.8  # e5 cosine of title + lead to the story's headline, too
     sure: float = 0.8  # a candidate reaching this faded probability is joined, the rest unscored
+    far_days: float = 365.0  # a date this far outside the span it joins is doubtful (0: never)
+    max_span_days: float = 365.0  # no story spans longer (0: unbounded): a new one starts
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterParams:
@@ -73,6 +86,8 @@ class ClusterParams:
             raise ValueError("neighbours and candidates must be at least 1")
         if min(self.central, self.nearest, self.nearest_per_story) < 0:
             raise ValueError("central, nearest and nearest_per_story must be at least 0")
+        if min(self.far_days, self.max_span_days) < 0:
+            raise ValueError("far_days and max_span_days must be at least 0")
         if self.combine not in ("max", "mean"):
             raise ValueError(f"combine must be 'max' or 'mean', not {self.combine!r}")
 
@@ -111,6 +126,11 @@ class StoryState:
             return (self.first_ts - ts) / DAY
         return max(0.0, ts - self.last_ts) / DAY
 
+    def span_days(self, ts: float | None = None) -> float:
+        """Days the story spans, or would span with an article at `ts` (0 when undated)."""
+        times = [t for t in (self.first_ts, self.last_ts, ts) if t is not None]
+        return (max(times) - min(times)) / DAY if times else 0.0
+
     def overlaps(self, since: float | None, until: float | None) -> bool:
         """Whether the story's span meets [since, until] (an undated story meets anything)."""
         if self.first_ts is None or self.last_ts is None:
@@ -122,13 +142,28 @@ class StoryState:
 
 @dataclass(frozen=True)
 class Decision:
-    """Where an article went: its story, whether it started it, and the deciding probability."""
+    """Where an article went: its story, whether it started it, the deciding probability, and
+    why its date was not trusted (`DOUBTS`), if it was not."""
 
     seq: int
     story_id: int
     new_story: bool
     probability: float
     compared: int
+    date_doubt: str | None = None
+
+
+DOUBTS = ("before web news", "after the ingest", "far from its story")
+
+
+def date_doubt(ts: float | None, now: float) -> str | None:
+    """Why a publication time cannot be right whatever the story: before 1990 (no web news
+    then: a scraper's default or a misread field) or later than the ingest (`now`)."""
+    if ts is None:
+        return None
+    if ts < WEB_NEWS_SINCE:
+        return DOUBTS[0]
+    return DOUBTS[1] if ts > now + FUTURE_SLACK else None
 
 
 Neighbours = Callable[[str, np.ndarray, int, float | None, float | None], list[tuple[int, float]]]
@@ -181,9 +216,14 @@ class OnlineClusterer:
         self.dirty: set[int] = set()  # stories changed since `committed`
         self.next_story_id = next_story_id
 
-    def assign(self, seq: int, encoder: str, prepared: PreparedArticle) -> Decision:
-        """Put one article into the best story, or a new one; returns the decision."""
-        ts = prepared.article.published.timestamp() if prepared.article.published else None
+    def assign(
+        self, seq: int, encoder: str, prepared: PreparedArticle, now: float | None = None
+    ) -> Decision:
+        """Put one article into the best story, or a new one; returns the decision. `now`:
+        when the article was ingested (default: now), for dates in the future."""
+        published = prepared.article.published.timestamp() if prepared.article.published else None
+        doubt = date_doubt(published, time.time() if now is None else now)
+        ts = None if doubt else published  # a doubtful date rules nothing in or out
         document = prepared.vectors[encoder].document_vector
         params = self.params
         best_story, best_probability, compared = None, 0.0, 0
@@ -199,6 +239,8 @@ class OnlineClusterer:
             if position < 2:  # the nearest story's first, then the rest's in one query
                 wanted = scored[:1] if position == 0 else scored[1:]
                 loaded |= self.load(list(dict.fromkeys(r for _, g in wanted for r in g)))
+            if self._too_long(story, ts):
+                continue
             probabilities = []
             for rep, gap in gaps.items():
                 try:
@@ -223,8 +265,21 @@ class OnlineClusterer:
         if new_story:
             best_story = self._new_story(self.next_story_id)
         assert best_story is not None
-        self._join(best_story, seq, encoder, document, ts)
-        return Decision(seq, best_story.id, new_story, best_probability, compared)
+        if doubt is None and self._far(best_story, ts):
+            doubt = DOUBTS[2]
+        self._join(best_story, seq, encoder, document, published, span=doubt is None)
+        return Decision(seq, best_story.id, new_story, best_probability, compared, doubt)
+
+    def _far(self, story: StoryState, ts: float | None) -> bool:
+        """Whether a date lies so far outside the story's span that it must be wrong."""
+        return 0 < self.params.far_days < story.gap_days(ts)
+
+    def _too_long(self, story: StoryState, ts: float | None) -> bool:
+        """Whether joining would stretch the story beyond the longest span allowed (an article
+        inside the span, undated or dated far from the story does not stretch it: `_far`)."""
+        limit = self.params.max_span_days
+        stretches = story.gap_days(ts) > 0 and not self._far(story, ts)
+        return stretches and 0 < limit < story.span_days(ts)
 
     # ---------------------------------------------------------------- memory
 
@@ -396,12 +451,20 @@ class OnlineClusterer:
         return list(dict.fromkeys([*near, *central, latest]))
 
     def _join(
-        self, story: StoryState, seq: int, encoder: str, document: np.ndarray, ts: float | None
+        self,
+        story: StoryState,
+        seq: int,
+        encoder: str,
+        document: np.ndarray,
+        ts: float | None,
+        span: bool = True,
     ) -> None:
+        """Add an article to a story; its time stretches the story's span only if `span` (it
+        is kept as read for the article, as the store and the index keep it)."""
         before = story.sole_space
         story.members.append(seq)
         story.latest[encoder] = seq
-        if ts is not None:
+        if ts is not None and span:
             story.first_ts = ts if story.first_ts is None else min(story.first_ts, ts)
             story.last_ts = ts if story.last_ts is None else max(story.last_ts, ts)
         if before != story.sole_space:

@@ -180,6 +180,7 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     revised: int = 0  # stored articles replaced by a new text under the same URL
+    doubtful_dates: int = 0  # added articles whose date was not trusted (`cluster.DOUBTS`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"seconds": round(self.seconds, 3)}
@@ -414,6 +415,7 @@ class StoryStore:
                     report.added += len(decisions)
                     report.new_stories += sum(d.new_story for d in decisions)
                     report.joined += sum(not d.new_story for d in decisions)
+                    report.doubtful_dates += sum(d.date_doubt is not None for d in decisions)
                     done += len(chunk)
                     if on_progress:
                         on_progress(done, len(fresh))

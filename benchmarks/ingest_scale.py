@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/ingest_scale.py ../shared/data/semeval8/dev_pairs.jsonl
 
 The stream: the project's example articles plus the dev pairs' articles, repeated. Each
-repetition shifts every date by 120 days (past the default story window, so each repetition is
-a fresh period of news) and tags the title with the repetition, so every copy is a new article
-(ids are content hashes). Each size runs `storylink ingest` in a fresh process on a fresh store,
+repetition shifts every date 120 days earlier (past the default story window, so each repetition is
+a fresh period of news; earlier, not later: dates after the ingest are doubtful and clustered
+as undated) and tags the title with the repetition, so every copy is a new article (ids are
+content hashes). Each size runs `storylink ingest` in a fresh process on a fresh store,
 so its peak memory is its own. The baseline, measured in the same run: the encoder alone on the
 same number of articles (the part of the pipeline no clustering or storage can avoid).
 """
@@ -40,7 +41,7 @@ def stream(pairs_path: Path, size: int, examples: bool = True) -> list[dict[str,
     repetition = 0
     while len(records) < size:
         for article in articles[: size - len(records)]:
-            published = (article.published or BASE) + repetition * SHIFT
+            published = (article.published or BASE) - repetition * SHIFT
             records.append(
                 {
                     "title": f"{article.title} [{repetition}]" if repetition else article.title,

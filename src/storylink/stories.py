@@ -549,8 +549,14 @@ class StoryStore:
             raise KeyError(f"no story {story_id}")
         return self._story(rows[0], language)
 
-    def _story(self, row: StoryRow, language: str | None = None) -> Story:
-        members = self.store.story_members(row.id)
+    def _story(
+        self,
+        row: StoryRow,
+        language: str | None = None,
+        members: list[tuple[Member, Article]] | None = None,
+    ) -> Story:
+        """A stored story; `members`: its members as `story_members` gives them, if read."""
+        members = self.store.story_members(row.id) if members is None else members
         timeline = [_story_article(m, a) for m, a in members]
         headline = next((a for a in timeline if a.seq == row.headline_seq), timeline[0])
         if language:
@@ -685,9 +691,14 @@ class StoryStore:
 
     def iter_stories(self, batch: int = 200) -> Iterator[Story]:
         """Every story, largest first."""
+        for row in self._story_rows(batch):
+            yield self._story(row)
+
+    def _story_rows(self, batch: int = 200) -> Iterator[StoryRow]:
+        """Every story's row, largest first, read a page at a time."""
         offset = 0
         while True:
-            page = self.stories(order="largest", limit=batch, offset=offset)
+            page = self.store.find_stories(StoryFilter(order="largest", limit=batch, offset=offset))
             yield from page
             if len(page) < batch:
                 return
@@ -697,8 +708,9 @@ class StoryStore:
         """One row per article with its story, text and names: the flat table of the whole
         store. `published` is in UTC (sources write many offsets; one column needs one)."""
         rows = []
-        for story in self.iter_stories():
-            members = self.store.story_members(story.id)
+        for row in self._story_rows():
+            members = self.store.story_members(row.id)  # read once: timeline and texts
+            story = self._story(row, members=members)
             names = self.store.article_entities([m.seq for m, _ in members])
             texts = {m.seq: a.text for m, a in members}
             for item in story.timeline:

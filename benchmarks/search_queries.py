@@ -52,7 +52,10 @@ VARIANTS = {
     "shipped + story bonus 0.1": replace(SHIPPED, story_bonus=0.1),
     "shipped + story bonus 0.3": replace(SHIPPED, story_bonus=0.3),
     "shipped, pool 50": replace(SHIPPED, pool=50),
-    "shipped: mean + names 0.75, places 0.5, pool 40": SHIPPED,
+    "shipped, no title names (before 2026-12-07 night)": replace(SHIPPED, in_title=0.0),
+    "shipped + title names 1": replace(SHIPPED, in_title=1.0),
+    "shipped + title names 2": replace(SHIPPED, in_title=2.0),
+    "shipped: mean + names 0.75, places 0.5, pool 40, title names 0.5": SHIPPED,
 }
 
 

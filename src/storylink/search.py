@@ -10,6 +10,8 @@ ranks stories. Why each piece, measured on the project's query benchmark
 - names: "Soleimani" finds "سليماني" by its consonant skeleton (`entities.shared_names`), and
   a name counts by how rare it is among the candidates, so "Turkey" in "earthquake in Turkey"
   adds little when every candidate names Turkey;
+- a name in the title counts half again: the article is about it (as search engines weigh a
+  title field);
 - a story: its best article (crediting its further matching articles too let large mixed
   stories win every query: `story_bonus`, off).
 """
@@ -22,6 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .article import Article
 from .entities import EntityProfile, Gazetteer, Mention, name_tables, shared_names
 from .features import PreparedArticle
 from .text import CASED_SCRIPTS, fold, is_unspaced, tokens
@@ -39,9 +42,11 @@ class SearchParams:
     names: float = 0.75  # weight of the query's names an article names (rarity-weighted)
     places: float = 0.5  # a place name's weight relative to a person's or organisation's
     story_bonus: float = 0.0  # share of a story's further matching articles' scores added
+    in_title: float = 0.5  # a name the title names counts this much more (the article is about it)
 
 
-TODAY = SearchParams(pool=0, views="max", names=0.0, places=0.0, story_bonus=0.0)  # before issue 17
+# before issue 17
+TODAY = SearchParams(pool=0, views="max", names=0.0, places=0.0, story_bonus=0.0, in_title=0.0)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Candidate:
     document: float  # z-score of the query's cosine with the whole text
     title: float  # … with the title (the whole text's for an untitled article)
     names: frozenset[int]  # which of the query's names it names (indexes into the query's)
+    in_title: frozenset[int] = frozenset()  # … of them its title names
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,15 @@ def one_word_tables(article: PreparedArticle) -> EntityProfile:
     return EntityProfile(names.language, names.mentions, name_tables(article.article, longest=1))
 
 
+def title_names(article: PreparedArticle) -> EntityProfile:
+    """The names of an article's title alone: the mentions it carries, and lookup tables of
+    its words."""
+    title = article.article.title
+    mentions = [m for m in article.names.mentions if m.text in title]
+    tables = name_tables(Article(title, ""), longest=1)
+    return EntityProfile(article.names.language, mentions, tables)
+
+
 def names_in(names: Sequence[EntityProfile], article: EntityProfile) -> frozenset[int]:
     """Which of the query's names the article names too, in any script."""
     return frozenset(i for i, name in enumerate(names) if shared_names(name, article))
@@ -135,7 +150,9 @@ def article_scores(evidence: Evidence, params: SearchParams) -> dict[int, float]
     for candidate in candidates:
         pair = (candidate.document, candidate.title)
         text = max(pair) if params.views == "max" else sum(pair) / 2
-        scores[candidate.seq] = text + sum(weight[n] for n in candidate.names)
+        named = sum(weight[n] for n in candidate.names)
+        in_title = sum(weight[n] for n in candidate.in_title)
+        scores[candidate.seq] = text + named + params.in_title * in_title
     return scores
 
 

@@ -58,6 +58,7 @@ from .search import (
     one_word_tables,
     query_names,
     rank_stories,
+    title_names,
 )
 from .store import Batch, Member, SQLiteStore, Store, StoreError, StoryFilter, StoryRow
 
@@ -636,7 +637,8 @@ class StoryStore:
             document, title = z.get("document", z.get("title")), z.get("title", z.get("document"))
             assert document is not None and title is not None
             named = names_in(names, one_word_tables(prepared[seq]))
-            candidates.append(Candidate(seq, document, title, named))
+            in_title = names_in(names, title_names(prepared[seq])) if named else frozenset()
+            candidates.append(Candidate(seq, document, title, named, in_title))
         members = self.store.members_of(sorted(found))
         story_of = {m.seq: m.story_id for m in members if m.story_id is not None}
         return Evidence(candidates, [n.mentions[0].kind for n in names], story_of)

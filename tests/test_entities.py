@@ -85,6 +85,18 @@ def test_lowercase_words_are_not_names() -> None:
     )
 
 
+def test_a_run_ending_in_small_letters_is_no_name_to_match() -> None:
+    """A German zoo fire and a Kenya base attack shared a "person" in the dev store: "Defence
+    Forces" (surname "Forces", skeleton frks) matched "Eve fireworks" (frks too)."""
+    found = names(
+        "New Year's Eve fireworks are feared to have sparked the blaze at Krefeld zoo.",
+        "en",
+        "上周日，索马里青年党袭击了肯尼亚国防军(Defence Forces)和美军使用的基地。",
+        "zh",
+    )
+    assert not found.get("person") and not found.get("organisation"), found
+
+
 def test_short_names_alone_across_scripts() -> None:
     found = names(
         "President Vladimir Putin and Foreign Minister Sergei Lavrov met President Hassan "

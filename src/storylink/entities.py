@@ -1050,7 +1050,8 @@ def _table_grams(
         else:  # fold and skeleton of a phrase are those of its words, joined (and cached)
             parts = gram.split(" ")
             key = " ".join(filter(None, map(_fold_word, parts)))
-            skeletons.setdefault(_join_runs(map(_word_skeleton, parts)), gram)
+            if not (cased and _small_cased(parts[-1])):  # "Eve fireworks" names nobody, and
+                skeletons.setdefault(_join_runs(map(_word_skeleton, parts)), gram)  # is "Forces"
         surfaces.setdefault(key, gram)
         yield gram, key
 

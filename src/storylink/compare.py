@@ -23,7 +23,14 @@ from .article import Article
 from .dates import SharedValue, find_dates, find_numbers, shared_dates, shared_numbers
 from .differs import Unmatched, both_sides
 from .encode import ArticleVectors, E5Encoder, Encoder, EncoderSet, UseEncoder, default_encoders
-from .entities import Gazetteer, SharedName, default_gazetteer, profile, shared_names
+from .entities import (
+    SPACY_MODELS,
+    Gazetteer,
+    SharedName,
+    default_gazetteer,
+    profile,
+    shared_names,
+)
 from .features import (
     BOILERPLATE,
     GLANCE,
@@ -426,6 +433,16 @@ def _worker_comparer(setup: WorkerSetup) -> Comparer:
     """The comparer of a worker process (each loads its own models, one BLAS thread)."""
     encoders = EncoderSet(setup.cache, threads=1)
     return Comparer(encoders, compact_vectors=setup.compact_vectors, glance=setup.glance)
+
+
+def load_worker_models(setup: WorkerSetup = WorkerSetup()) -> None:
+    """Load a worker's models (both encoders, the NER models, the gazetteer) before its first
+    task: run by the process pool's initializer and by the Dask engine's worker plugin."""
+    comparer = _worker_comparer(setup)
+    for name in (UseEncoder.name, E5Encoder.name):
+        comparer.encoders.encoder(name)
+    for language in SPACY_MODELS:  # NER pipelines load on the first text of their language
+        profile(Article(title="", text="Loading.", language=language), comparer.gazetteer)
 
 
 def analyse_chunk(

@@ -14,8 +14,15 @@ from typing import Any
 import numpy as np
 
 from .article import Article
-from .compare import CompareError, Comparer, PairScore, WorkerSetup, analyse_chunk
-from .executor import InProcess, make_executor
+from .compare import (
+    CompareError,
+    Comparer,
+    PairScore,
+    WorkerSetup,
+    analyse_chunk,
+    load_worker_models,
+)
+from .executor import Engine, InProcess, make_executor
 from .features import PreparedArticle
 from .read import FieldNames, ReadError, record_article
 from .scorer import DIMENSIONS, SAME_STORY_MAX_OVERALL
@@ -298,16 +305,17 @@ def score_pairs(
     comparer: Comparer | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> list[PairScore | str]:
     """Score every pair as `storylink compare` would; a pair that cannot be scored becomes a
-    message saying why. With `workers` > 1 the articles are analysed in worker processes
-    (the slow part: encoders and names), the pairs are then scored here."""
+    message saying why. With `workers` > 1 (or a Dask `engine`) the articles are analysed in
+    worker processes (the slow part: encoders and names), the pairs are then scored here."""
     comparer = comparer or Comparer()
     articles = list({a.id: a for pair in pairs for a in (pair.a, pair.b)}.values())
     chunks = [articles[i : i + 4] for i in range(0, len(articles), 4)]
-    executor = make_executor(workers)
     cache = comparer.encoders.cache.path if comparer.encoders.cache else None
     setup = WorkerSetup(comparer.glance, comparer.compact_vectors, str(cache) if cache else None)
+    executor = make_executor(engine or Engine(workers=workers), partial(load_worker_models, setup))
     local = isinstance(executor, InProcess)
     analysed: dict[str, PreparedArticle | str] = {}
     try:

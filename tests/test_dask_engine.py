@@ -4,6 +4,7 @@ command line and the batch jobs."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -13,11 +14,12 @@ import pytest
 from distributed import Client, LocalCluster
 
 from storylink.demo import examples_path
-from storylink.executor import Engine, EngineError, make_executor
+from storylink.executor import Engine, make_executor
 from storylink.read import read_many
 from storylink.stories import StoryStore
 
 from .conftest import SHARED, need
+from .test_cli import storylink
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +97,26 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_an_article(
         assert set(client.run(os.getpid).values()) != set(before.values())  # really replaced
 
 
-def test_an_unreachable_scheduler_is_one_clear_error() -> None:
-    with pytest.raises(
-        EngineError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"
-    ):
-        make_executor(Engine("dask", scheduler="tcp://127.0.0.1:9"))
+def test_ingest_engine_dask_on_the_command_line(in_process: dict[str, int], tmp_path: Path) -> None:
+    """`storylink ingest … --engine dask` starts its own LocalCluster (no --scheduler)."""
+    db = tmp_path / "news.db"
+    args = ["ingest", str(examples_path()), "--db", str(db), "--engine", "dask", "--workers", "2"]
+    done = storylink(*args, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["added"] == 22
+    with StoryStore(db) as stories:
+        assert stories.story_of(list(in_process)) == in_process
+
+
+def test_an_unreachable_scheduler_is_one_clear_line(tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    done = storylink(
+        "ingest", str(examples_path()), "--db", str(db), "--scheduler", "tcp://127.0.0.1:9"
+    )
+    assert done.returncode == 2
+    [line] = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert line.startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ")
+    assert "Traceback" not in done.stderr
 
 
 def test_results_come_back_in_input_order(dask: Engine) -> None:

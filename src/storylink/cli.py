@@ -31,6 +31,7 @@ from .doctor import check as check_store
 from .doctor import repair as repair_store
 from .encode import EncoderSet
 from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score_pairs
+from .executor import Engine, EngineError, EngineName
 from .faults import explain
 from .feeds import FeedSource, feed_store, subscribe
 from .fetch import FetchPolicy
@@ -80,8 +81,31 @@ def _fields(renames: list[str] | None) -> FieldNames:
 
 
 WORKERS_OPTION = typer.Option(
-    min=1, help="Processes that analyse articles (each loads the models)."
+    min=1,
+    help="Processes that analyse articles, each loading the models (default: 1; with "
+    "--engine dask and no --scheduler, the local Dask cluster's workers: one per core).",
 )
+ENGINE_OPTION = typer.Option(
+    "--engine",
+    help="Where articles are analysed: local (this machine, --workers processes) or dask "
+    "(a Dask cluster: the one at --scheduler, else a local one).",
+)
+SCHEDULER_OPTION = typer.Option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="The Dask scheduler whose workers analyse articles (implies --engine dask).",
+)
+
+
+def _engine(name: EngineName | None, workers: int | None, scheduler: str | None) -> Engine:
+    """The engine the options name: --scheduler alone means dask."""
+    try:
+        default = EngineName.DASK if scheduler else EngineName.LOCAL
+        return Engine(name or default, workers, scheduler)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+
+
 BATCH_SIZE_OPTION = typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
 ALLOW_PRIVATE_OPTION = typer.Option(
     "--allow-private",
@@ -390,15 +414,21 @@ def _params(
 
 @contextmanager
 def _open(
-    db: Path, params: ClusterParams | None = None, workers: int = 1, batch_size: int = BATCH_SIZE
+    db: Path,
+    params: ClusterParams | None = None,
+    engine: Engine | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> Iterator[StoryStore]:
     """The story store for one command; storage faults (disk full, read-only, a writer that
-    keeps the lock) end the command with what happened and what to do (`faults.explain`)."""
+    keeps the lock) end the command with what happened and what to do (`faults.explain`),
+    and so does an engine that cannot run (a Dask scheduler out of reach)."""
     if not db.parent.exists():
         raise _fail(f"{db.parent}: no such directory")
     try:
-        with StoryStore(db, params=params, workers=workers, batch_size=batch_size) as stories:
+        with StoryStore(db, params=params, engine=engine, batch_size=batch_size) as stories:
             yield stories
+    except EngineError as error:
+        raise _fail(str(error)) from None
     except (StoreError, sqlite3.Error, OSError) as error:
         message = explain(error, db)
         if message is None:
@@ -439,7 +469,9 @@ def ingest(
     ],
     db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
-    workers: Annotated[int, WORKERS_OPTION] = 1,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
     batch_size: Annotated[int, BATCH_SIZE_OPTION] = BATCH_SIZE,
     threshold: Annotated[float | None, typer.Option(help=THRESHOLD_HELP)] = None,
     window_days: Annotated[float | None, typer.Option(help=WINDOW_HELP)] = None,
@@ -454,13 +486,14 @@ def ingest(
     skipped, so re-running on the same inputs adds nothing; bad inputs are reported and
     skipped. Clustering options are remembered by the database.
 
-    Example: storylink ingest feeds/ wires.jsonl --db news.db
+    Example: storylink ingest feeds/ wires.jsonl --db news.db --engine dask
     """
     fields = _fields(field)
     params = _params(threshold, window_days, half_life_days)
     existed = db.exists()
-    with _open(db, params, workers, batch_size) as stories:
+    with _open(db, params, _engine(engine, workers, scheduler), batch_size) as stories:
         errors.print("[dim]reading inputs and loading models …[/]", highlight=False)
+        stories.start_engine()
         before = stories.store.count("articles")
         with _progress_bar("ingesting") as progress:
             task = progress.add_task("", total=None)
@@ -920,9 +953,9 @@ def eval_command(
     out: Annotated[
         Path | None, typer.Option(help="Write each pair's predicted scores here (JSONL).")
     ] = None,
-    workers: Annotated[
-        int, typer.Option(min=1, help="Processes analysing articles (one per core).")
-    ] = 1,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
     scorer: Annotated[Path | None, SCORER_OPTION] = None,
     clustering: Annotated[
         bool, typer.Option(help="Also cluster the articles into stories and score that.")
@@ -945,14 +978,18 @@ def eval_command(
     """
     labelled = _pairs(pairs)
     comparer = _comparer(scorer)
+    chosen = _engine(engine, workers, scheduler)
     with _progress_bar("scoring pairs") as progress:
         task = progress.add_task("", total=None)
-        scored = score_pairs(
-            labelled,
-            comparer,
-            workers,
-            lambda done, total: progress.update(task, completed=done, total=total),
-        )
+        try:
+            scored = score_pairs(
+                labelled,
+                comparer,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                engine=chosen,
+            )
+        except EngineError as error:
+            raise _fail(str(error)) from None
     kept = [(p, s) for p, s in zip(labelled, scored, strict=True) if isinstance(s, PairScore)]
     skipped = [
         f"{p.pair_id}: {s}" for p, s in zip(labelled, scored, strict=True) if isinstance(s, str)
@@ -973,7 +1010,7 @@ def eval_command(
     result: dict[str, Any] = {"n_scored": len(kept), "skipped": skipped, **metrics.to_dict()}
     result["n_pairs"] = len(labelled)
     if clustering:
-        result["clustering"] = _clustering(labelled, db, threshold)
+        result["clustering"] = _clustering(labelled, db, threshold, chosen)
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -990,7 +1027,7 @@ def eval_command(
 
 
 def _clustering(
-    labelled: list[LabelledPair], db: Path | None, threshold: float | None
+    labelled: list[LabelledPair], db: Path | None, threshold: float | None, engine: Engine
 ) -> dict[str, Any]:
     """Pairwise precision/recall/F1 of clustering the pairs' articles in a fresh store."""
     import tempfile
@@ -1000,7 +1037,7 @@ def _clustering(
         if path.exists():
             raise _fail(f"{path} exists; eval needs a fresh store")
         with (
-            _open(path, _params(threshold, None, None)) as stories,
+            _open(path, _params(threshold, None, None), engine) as stories,
             _progress_bar("clustering pair articles") as progress,
         ):
             task = progress.add_task("", total=None)
@@ -1106,7 +1143,9 @@ def watch(
         str | None, typer.Option(help="User-Agent to send (default: storylink and its version).")
     ] = None,
     allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
-    workers: Annotated[int, WORKERS_OPTION] = 1,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
     batch_size: Annotated[int, BATCH_SIZE_OPTION] = BATCH_SIZE,
 ) -> None:
     """Follow feeds live: subscribe to FEEDs, then poll every subscribed feed.
@@ -1135,7 +1174,7 @@ def watch(
         max_hosts=max_hosts,
         allow_private=allow_private,
     )
-    with _open(db, workers=workers, batch_size=batch_size) as stories:
+    with _open(db, engine=_engine(engine, workers, scheduler), batch_size=batch_size) as stories:
         watcher = Watcher(stories, Fetcher(policy), interval, batch_size)
         added = watcher.subscribe(sources)
         if sources:
@@ -1145,6 +1184,7 @@ def watch(
             )
         if watcher.next_due() is None:
             raise _fail(f"{db}: no feeds to poll; subscribe with: storylink watch FEED --db {db}")
+        stories.start_engine()
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, lambda *_: watcher.stop())
 

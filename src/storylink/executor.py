@@ -13,12 +13,18 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-ENGINES = ("local", "dask")
+
+class EngineName(StrEnum):
+    """The engines `--engine` offers."""
+
+    LOCAL = "local"
+    DASK = "dask"
 
 
 class EngineError(RuntimeError):
@@ -39,8 +45,8 @@ class Engine:
     scheduler: str | None = None
 
     def __post_init__(self) -> None:
-        if self.name not in ENGINES:
-            raise ValueError(f"unknown engine {self.name!r}; choose {' or '.join(ENGINES)}")
+        if self.name not in set(EngineName):
+            raise ValueError(f"unknown engine {self.name!r}; choose local or dask")
         if self.workers is not None and self.workers < 1:
             raise ValueError("workers must be at least 1")
         if self.scheduler is not None and self.name != "dask":

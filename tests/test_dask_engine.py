@@ -10,12 +10,19 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from distributed import Client, LocalCluster
 
+from storylink.batch import embed, score_pairs_table
+from storylink.compare import Comparer
 from storylink.demo import examples_path
+from storylink.evaluate import load_pairs
 from storylink.executor import Engine, make_executor
 from storylink.read import read_many
+from storylink.scorer import DIMENSIONS
 from storylink.stories import StoryStore
 
 from .conftest import SHARED, need
@@ -125,3 +132,89 @@ def test_results_come_back_in_input_order(dask: Engine) -> None:
         assert list(executor.map(abs, range(-300, 0))) == list(range(300, 0, -1))
     finally:
         executor.close()
+
+
+# ------------------------------------------------------------------ batch jobs
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Unlabelled pairs of example articles in the layout `storylink eval` reads, and one
+    pair whose first side has no language to tell."""
+    rows = [json.loads(line) for line in examples_path().read_text("utf-8").splitlines() if line]
+    lines = []
+    for a, b in [(0, 2), (0, 4), (1, 5), (3, 9), (10, 13), (17, 20)]:
+        pair: dict[str, object] = {"pair_id": f"{a}-{b}"}
+        for n, row in ((1, rows[a]), (2, rows[b])):
+            pair |= {f"title{n}": row["title"], f"text{n}": row["text"], f"lang{n}": row["lang"]}
+        lines.append(json.dumps(pair))
+    digits = {"pair_id": "digits", "text1": "12345 678 90", "text2": rows[0]["text"]}
+    lines.append(json.dumps(digits))
+    path = tmp_path_factory.mktemp("pairs") / "pairs.jsonl"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def stacked(table: pa.Table, column: str) -> np.ndarray:
+    """The non-null vectors of a column, one row each."""
+    return np.array([v for v in table.column(column).to_pylist() if v is not None])
+
+
+def test_embed_gives_the_same_vectors_on_both_engines(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    local, remote = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    report = embed([examples_path(), examples_path()], local)
+    assert (report.read, report.written, report.duplicates, report.skipped) == (44, 22, 22, [])
+    scheduler = cluster.scheduler_address
+    done = storylink("embed", str(examples_path()), "--out", str(remote), "--scheduler", scheduler)
+    assert done.returncode == 0, done.stderr
+    assert "22 written" in done.stdout
+    a, b = pq.read_table(local), pq.read_table(remote)
+    assert a.schema == b.schema
+    assert a.select(["id", "origin", "language"]) == b.select(["id", "origin", "language"])
+    for encoder in ("use-m3", "e5-small"):
+        assert a.column(encoder).is_null() == b.column(encoder).is_null()
+        np.testing.assert_allclose(stacked(a, encoder), stacked(b, encoder), atol=1e-5)
+    assert a.column("e5-small").null_count == 19  # Greek, Persian, Hebrew: read by e5 only
+    norms = np.linalg.norm(stacked(a, "use-m3"), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-4)
+
+
+def test_score_pairs_gives_the_same_scores_on_both_engines(
+    cluster: LocalCluster, dask: Engine, pairs_file: Path, tmp_path: Path
+) -> None:
+    pairs = load_pairs(pairs_file, gold=False)
+    local = score_pairs_table(pairs, Comparer(), Engine())
+    out = tmp_path / "scores.parquet"
+    scheduler = cluster.scheduler_address
+    done = storylink("score-pairs", str(pairs_file), "--out", str(out), "--scheduler", scheduler)
+    assert done.returncode == 1, done.stderr  # one pair could not be scored
+    assert "7 pairs, 6 scored" in done.stdout
+    assert "not scored digits: " in done.stderr and "cannot tell its language" in done.stderr
+    remote = pq.read_table(out)
+    assert remote.column_names == [
+        *("pair_id", "id_a", "id_b", "language_a", "language_b", *DIMENSIONS),
+        *("probability", "same_story", "error"),
+    ]
+    for name in ("pair_id", "id_a", "id_b", "language_a", "language_b", "same_story", "error"):
+        assert local.column(name) == remote.column(name), name
+    for name in (*DIMENSIONS, "probability"):
+        mine, theirs = local.column(name).to_pylist(), remote.column(name).to_pylist()
+        assert mine[-1] is None and theirs[-1] is None
+        np.testing.assert_allclose(mine[:-1], theirs[:-1], atol=1e-6)
+    assert local.column("same_story").to_pylist()[:3] == [True, True, True]  # one story each
+
+
+def test_batch_jobs_say_what_is_wrong_with_their_input(tmp_path: Path) -> None:
+    missing = storylink("score-pairs", str(tmp_path / "none.jsonl"), "--out", "x.parquet")
+    assert missing.returncode == 2 and "none.jsonl" in missing.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"pair_id": "1", "text1": "a"}\n', "utf-8")
+    malformed = storylink("score-pairs", str(bad), "--out", str(tmp_path / "s.parquet"))
+    assert malformed.returncode == 2 and "bad.jsonl line 1: no text2 column" in malformed.stderr
+    nowhere = storylink("embed", str(examples_path()), "--out", str(tmp_path / "no" / "v.parquet"))
+    assert nowhere.returncode == 2 and "no such directory" in nowhere.stderr
+    nothing = storylink("embed", str(tmp_path / "none.txt"), "--out", str(tmp_path / "v.parquet"))
+    assert nothing.returncode == 2 and "no such file" in nothing.stderr
+    assert not (tmp_path / "v.parquet").exists() and not (tmp_path / "s.parquet").exists()

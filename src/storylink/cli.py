@@ -10,6 +10,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import mean
@@ -126,10 +127,10 @@ def _comparer(scorer: Path | None) -> Comparer:
         raise _fail(f"{scorer}: not a scorer directory ({error})") from None
 
 
-def _pairs(paths: list[Path]) -> list[LabelledPair]:
+def _pairs(paths: list[Path], gold: bool = True) -> list[LabelledPair]:
     """The labelled pairs of every file, in order (e.g. dev_pairs.jsonl + more_pairs.jsonl)."""
     try:
-        return [pair for path in paths for pair in load_pairs(path)]
+        return [pair for path in paths for pair in load_pairs(path, gold)]
     except (OSError, ReadError) as error:
         raise _fail(str(error)) from None
 
@@ -1055,6 +1056,138 @@ def _clustering(
         "false_positives": scores.false_positives,
         "false_negatives": scores.false_negatives,
     }
+
+
+OUT_OPTION = typer.Option(
+    "--out", help="The Parquet file to write (whole when the run completes, else untouched)."
+)
+
+
+def _out(out: Path) -> Path:
+    if not out.parent.is_dir():
+        raise _fail(f"{out.parent}: no such directory")
+    if out.is_dir():
+        raise _fail(f"{out}: is a directory; give a file name, e.g. {out / 'out.parquet'}")
+    return out
+
+
+@app.command()
+def embed(
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, directories (recursive), globs, feeds or URLs.")
+    ],
+    out: Annotated[Path, OUT_OPTION],
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="Read every article with this encoder (use-m3: 16 languages, e5-small: ~90) "
+            "instead of each with its home encoder (USE for its languages, else e5)."
+        ),
+    ] = None,
+    field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Write each article's document vector to Parquet, for data teams.
+
+    One row per article (read once: the same title and text again is a
+    duplicate): id, origin, language, and one vector column per encoder
+    (use-m3: 512 floats, e5-small: 384), null where that encoder did not
+    read the article. Bad inputs are reported and skipped.
+
+    Example: storylink embed corpus/ wires.jsonl --out vectors.parquet --engine dask
+    """
+    from .batch import embed as embed_articles
+
+    fields = _fields(field)
+    chosen = _engine(engine, workers, scheduler)
+    with _progress_bar("embedding") as progress:
+        task = progress.add_task("", total=None)
+        try:
+            report = embed_articles(
+                sources,
+                _out(out),
+                fields,
+                chosen,
+                encoder,
+                lambda done, total: progress.update(task, completed=done, total=total),
+                fetcher=url_fetcher(allow_private),
+            )
+        except (EngineError, ValueError, OSError) as error:
+            raise _fail(str(error)) from None
+    for problem in report.skipped:
+        errors.print(f"[yellow]skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    if as_json:
+        print(json.dumps(asdict(report), ensure_ascii=False, indent=2))
+    else:
+        console.print(
+            f"{report.read} read, [bold]{report.written} written[/] to {escape(str(out))}, "
+            f"{report.duplicates} duplicates, {len(report.skipped)} skipped"
+        )
+    if not report.written:
+        errors.print(f"nothing written: {escape(str(out))} was not created", highlight=False)
+    if not report.written and report.skipped:
+        raise typer.Exit(2)
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+@app.command("score-pairs")
+def score_pairs_command(
+    pairs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Pairs as `storylink eval` reads them (JSONL or CSV); gold scores optional."
+        ),
+    ],
+    out: Annotated[Path, OUT_OPTION],
+    scorer: Annotated[Path | None, SCORER_OPTION] = None,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
+) -> None:
+    """Score pairs of articles to Parquet, for data teams.
+
+    One row per pair, in input order: pair_id, id_a, id_b, language_a,
+    language_b, the seven scores as `storylink compare` gives them
+    (overall, geography, entities, time, narrative, style, tone;
+    1 = very similar … 4), probability (same story), same_story, and
+    error: why a pair could not be scored (its scores are then empty).
+
+    Example: storylink score-pairs pairs.jsonl --out scores.parquet --engine dask
+    """
+    from .batch import score_pairs_table, write_table
+
+    labelled = _pairs(pairs, gold=False)
+    comparer = _comparer(scorer)
+    chosen = _engine(engine, workers, scheduler)
+    with _progress_bar("analysing pair articles") as progress:
+        task = progress.add_task("", total=None)
+        try:
+            table = score_pairs_table(
+                labelled,
+                comparer,
+                chosen,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+            write_table(table, _out(out))
+        except (EngineError, OSError) as error:
+            raise _fail(str(error)) from None
+    problems = zip(labelled, table.column("error").to_pylist(), strict=True)
+    failed = [f"{pair.pair_id}: {problem}" for pair, problem in problems if problem]
+    for message in failed:
+        errors.print(f"[yellow]not scored[/] {escape(message)}", highlight=False, soft_wrap=True)
+    console.print(
+        f"{len(labelled)} pairs, [bold]{len(labelled) - len(failed)} scored[/] to "
+        f"{escape(str(out))}, {len(failed)} not scored"
+    )
+    if len(failed) == len(labelled):
+        raise typer.Exit(2)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -55,11 +55,13 @@ def _side(row: dict[str, Any], n: int, origin: str) -> Article:
     return record_article(row, fields, f"{origin}/{n}")
 
 
-def _scores(row: dict[str, Any], origin: str) -> dict[str, float]:
+def _scores(row: dict[str, Any], origin: str, required: bool = True) -> dict[str, float]:
     """Gold scores from a nested "scores" object (JSONL) or per-dimension columns (CSV)."""
     given = row.get("scores")
     if not isinstance(given, dict):
         given = {k.lower(): v for k, v in row.items() if k.lower() in DIMENSIONS}
+    if not given and not required:
+        return {}
     if "overall" not in given:
         raise ReadError(f"{origin}: no overall score")
     scores: dict[str, float] = {}
@@ -96,16 +98,17 @@ def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield origin, row
 
 
-def load_pairs(path: str | Path) -> list[LabelledPair]:
+def load_pairs(path: str | Path, gold: bool = True) -> list[LabelledPair]:
     """Labelled pairs from JSONL (the shared layout: pair_id, lang1, text1, …, scores{…}) or
     CSV (the official SemEval layout: pair_id, url1_lang, …, Overall, … plus text1/text2).
+    With `gold=False` a pair may come without scores (pairs to score, not to evaluate on).
 
     Raises `ReadError` naming the first bad row: missing columns, empty texts, scores outside
     the scale.
     """
     pairs: list[LabelledPair] = []
     for origin, row in _rows(Path(path)):
-        scores = _scores(row, origin)
+        scores = _scores(row, origin, gold)
         pair_id = str(row.get("pair_id") or len(pairs) + 1)
         pairs.append(LabelledPair(pair_id, _side(row, 1, origin), _side(row, 2, origin), scores))
     if not pairs:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +19,7 @@ from distributed import Client, LocalCluster
 
 from storylink.batch import embed, score_pairs_table
 from storylink.compare import Comparer
+from storylink.dask_engine import local_cluster
 from storylink.demo import examples_path
 from storylink.evaluate import load_pairs
 from storylink.executor import Engine, make_executor
@@ -31,13 +33,7 @@ from .test_cli import storylink
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with local_cluster(2) as cluster:
         yield cluster
 
 
@@ -84,20 +80,20 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_an_article(
     story it gets in-process."""
     with Client(cluster, set_as_default=False) as client:
         before = client.run(os.getpid)
-        killed: list[tuple[int, int]] = []
+        killed: list[tuple[int, int, int]] = []  # (tasks it was running, done, total)
 
         def kill_once(done: int, total: int) -> None:
-            if not killed:
-                pid = next(iter(before.values()))
-                os.kill(pid, signal.SIGKILL)
-                killed.append((done, total))
+            if not killed:  # the busiest worker, while it runs a task
+                address, running = max(client.processing().items(), key=lambda w: len(w[1]))
+                os.kill(before[address], signal.SIGKILL)
+                killed.append((len(running), done, total))
 
         path = tmp_path / "news.db"
         with StoryStore(path, engine=dask, batch_size=2) as stories:
             report = stories.ingest([examples_path()], on_progress=kill_once)
             found = stories.story_of(list(in_process))
-        done, total = killed[0]
-        assert done < total  # killed with most of the run outstanding
+        running, done, total = killed[0]
+        assert running >= 1 and done < total  # a real loss: tasks on it, most of the run to go
         assert report.added == total == 22 and report.skipped == []
         assert found == in_process
         client.wait_for_workers(2, timeout=120)
@@ -124,6 +120,21 @@ def test_an_unreachable_scheduler_is_one_clear_line(tmp_path: Path) -> None:
     [line] = [line for line in done.stderr.splitlines() if "error" in line.lower()]
     assert line.startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ")
     assert "Traceback" not in done.stderr
+
+
+def test_the_local_cluster_listens_on_loopback_only(cluster: LocalCluster) -> None:
+    with Client(cluster, set_as_default=False) as client:
+        addresses = [cluster.scheduler_address, *client.scheduler_info()["workers"]]
+    assert len(addresses) == 3
+    assert all(address.startswith("tcp://127.0.0.1:") for address in addresses), addresses
+    here = psutil.Process()  # the scheduler runs in this process, nannies and workers below it
+    listening = [
+        connection.laddr
+        for process in (here, *here.children(recursive=True))
+        for connection in process.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    ]
+    assert len(listening) >= 3 and all(a.ip == "127.0.0.1" for a in listening), listening
 
 
 def test_results_come_back_in_input_order(dask: Engine) -> None:

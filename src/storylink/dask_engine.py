@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError
 from typing import Any, TypeVar
 
+import dask
 from dask.base import tokenize
 from distributed import Client, Future, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -48,6 +49,22 @@ class ModelLoader(WorkerPlugin):
         self.initializer()
 
 
+def local_cluster(workers: int) -> LocalCluster:
+    """Worker processes of one thread each on this machine, everything on 127.0.0.1: the
+    scheduler, the workers and the scheduler's HTTP routes (health, metrics; no dashboard),
+    the latter on a free port. The workers' statistical profiler is off: it feeds only the
+    dashboard and cost ~1 ms of CPU per article embedded (benchmarks/RESULTS.md)."""
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": False},
+        )
+
+
 class DaskExecutor:
     """Runs a function over items as Dask tasks and yields the results in input order."""
 
@@ -59,13 +76,7 @@ class DaskExecutor:
     ) -> None:
         self._cluster: LocalCluster | None = None
         if scheduler is None:
-            self._cluster = LocalCluster(
-                n_workers=workers or 1,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
+            self._cluster = local_cluster(workers or 1)
             self._client = Client(self._cluster, set_as_default=False)
         else:
             try:

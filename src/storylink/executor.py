@@ -103,13 +103,9 @@ class ProcessPool:
         self._pool.shutdown(cancel_futures=True)
 
 
-def make_executor(
-    engine: Engine | int = 1, initializer: Callable[[], Any] | None = None
-) -> Executor:
-    """The executor an engine names (an int: that many local workers). `initializer` runs
-    once in every worker process before its first task (loads the models); not in-process."""
-    if isinstance(engine, int):
-        engine = Engine(workers=engine)
+def make_executor(engine: Engine, initializer: Callable[[], Any] | None = None) -> Executor:
+    """The executor an engine names. `initializer` runs once in every worker process before
+    its first task (loads the models); not in-process, where models load on first use."""
     if engine.name == "dask":
         try:
             from .dask_engine import DaskExecutor

@@ -217,6 +217,23 @@ def test_score_pairs_gives_the_same_scores_on_both_engines(
     assert local.column("same_story").to_pylist()[:3] == [True, True, True]  # one story each
 
 
+def test_eval_gives_the_same_figures_on_both_engines(
+    cluster: LocalCluster, pairs_file: Path, tmp_path: Path
+) -> None:
+    """Pair scores and clustering of `storylink eval`, in-process and on the cluster."""
+    rows = [json.loads(line) for line in pairs_file.read_text("utf-8").splitlines()][:-1]
+    for row in rows:  # the first three pairs are one story each, the others not
+        row["scores"] = {"overall": 1.0 if row["pair_id"] in ("0-2", "0-4", "1-5") else 4.0}
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    local = storylink("eval", str(labelled), "--json")
+    remote = storylink("eval", str(labelled), "--json", "--scheduler", cluster.scheduler_address)
+    assert local.returncode == 0 and remote.returncode == 0, local.stderr + remote.stderr
+    figures = json.loads(remote.stdout)
+    assert figures == json.loads(local.stdout)
+    assert figures["n_scored"] == 6 and figures["clustering"]["n_pairs"] == 6
+
+
 def test_batch_jobs_say_what_is_wrong_with_their_input(tmp_path: Path) -> None:
     missing = storylink("score-pairs", str(tmp_path / "none.jsonl"), "--out", "x.parquet")
     assert missing.returncode == 2 and "none.jsonl" in missing.stderr

@@ -4,10 +4,10 @@
 as it would a process pool. Its Client connects to the scheduler given (tcp://HOST:PORT) or
 to a LocalCluster of worker processes started here (127.0.0.1 only, no dashboard). A worker
 plugin runs the pipeline's initializer (loading the models) once in every worker, also in
-workers that join later. At most two tasks per worker thread are outstanding, so a long
-stream is not read ahead into memory. A task whose worker dies is run again on another one
-(Dask reschedules the lost worker's tasks; `retries` reruns one that raised), so a lost
-worker costs time, not articles.
+workers that join later. About two tasks per worker thread are outstanding (one more while
+a result is collected), so a long stream is not read ahead into memory. A task whose worker
+dies is run again on another one (Dask reschedules the lost worker's tasks; `retries` reruns
+one that raised), so a lost worker costs time, not articles.
 """
 
 from __future__ import annotations
@@ -99,7 +99,14 @@ class DaskExecutor:
         except Exception as error:
             self.close()
             raise EngineError(f"the Dask workers could not load the models: {error}") from None
-        self.workers = self._threads()
+        threads = self._client.nthreads()
+        if any(n > 1 for n in threads.values()):
+            log.warning(
+                "Dask workers with more than one thread share one set of models, which are "
+                "not made for concurrent use: start them with `dask worker --nthreads 1` "
+                "(one worker per core)"
+            )
+        self.workers = sum(threads.values())
 
     def _threads(self) -> int:
         return sum(self._client.nthreads().values())

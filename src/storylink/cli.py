@@ -10,6 +10,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import mean
@@ -31,6 +32,7 @@ from .doctor import check as check_store
 from .doctor import repair as repair_store
 from .encode import EncoderSet
 from .evaluate import LabelledPair, PairMetrics, load_pairs, pair_metrics, score_pairs
+from .executor import Engine, EngineError, EngineName
 from .faults import explain
 from .feeds import FeedSource, feed_store, subscribe
 from .fetch import FetchPolicy
@@ -80,8 +82,31 @@ def _fields(renames: list[str] | None) -> FieldNames:
 
 
 WORKERS_OPTION = typer.Option(
-    min=1, help="Processes that analyse articles (each loads the models)."
+    min=1,
+    help="Processes that analyse articles, each loading the models (default: 1; with "
+    "--engine dask and no --scheduler, the local Dask cluster's workers: one per core).",
 )
+ENGINE_OPTION = typer.Option(
+    "--engine",
+    help="Where articles are analysed: local (this machine, --workers processes) or dask "
+    "(a Dask cluster: the one at --scheduler, else a local one).",
+)
+SCHEDULER_OPTION = typer.Option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="The Dask scheduler whose workers analyse articles (implies --engine dask).",
+)
+
+
+def _engine(name: EngineName | None, workers: int | None, scheduler: str | None) -> Engine:
+    """The engine the options name: --scheduler alone means dask."""
+    try:
+        default = EngineName.DASK if scheduler else EngineName.LOCAL
+        return Engine(name or default, workers, scheduler)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+
+
 BATCH_SIZE_OPTION = typer.Option(min=1, help="Articles per transaction; a crash loses at most one.")
 ALLOW_PRIVATE_OPTION = typer.Option(
     "--allow-private",
@@ -102,10 +127,10 @@ def _comparer(scorer: Path | None) -> Comparer:
         raise _fail(f"{scorer}: not a scorer directory ({error})") from None
 
 
-def _pairs(paths: list[Path]) -> list[LabelledPair]:
+def _pairs(paths: list[Path], gold: bool = True) -> list[LabelledPair]:
     """The labelled pairs of every file, in order (e.g. dev_pairs.jsonl + more_pairs.jsonl)."""
     try:
-        return [pair for path in paths for pair in load_pairs(path)]
+        return [pair for path in paths for pair in load_pairs(path, gold)]
     except (OSError, ReadError) as error:
         raise _fail(str(error)) from None
 
@@ -390,15 +415,21 @@ def _params(
 
 @contextmanager
 def _open(
-    db: Path, params: ClusterParams | None = None, workers: int = 1, batch_size: int = BATCH_SIZE
+    db: Path,
+    params: ClusterParams | None = None,
+    engine: Engine | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> Iterator[StoryStore]:
     """The story store for one command; storage faults (disk full, read-only, a writer that
-    keeps the lock) end the command with what happened and what to do (`faults.explain`)."""
+    keeps the lock) end the command with what happened and what to do (`faults.explain`),
+    and so does an engine that cannot run (a Dask scheduler out of reach)."""
     if not db.parent.exists():
         raise _fail(f"{db.parent}: no such directory")
     try:
-        with StoryStore(db, params=params, workers=workers, batch_size=batch_size) as stories:
+        with StoryStore(db, params=params, engine=engine, batch_size=batch_size) as stories:
             yield stories
+    except EngineError as error:
+        raise _fail(str(error)) from None
     except (StoreError, sqlite3.Error, OSError) as error:
         message = explain(error, db)
         if message is None:
@@ -439,7 +470,9 @@ def ingest(
     ],
     db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
-    workers: Annotated[int, WORKERS_OPTION] = 1,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
     batch_size: Annotated[int, BATCH_SIZE_OPTION] = BATCH_SIZE,
     threshold: Annotated[float | None, typer.Option(help=THRESHOLD_HELP)] = None,
     window_days: Annotated[float | None, typer.Option(help=WINDOW_HELP)] = None,
@@ -454,13 +487,14 @@ def ingest(
     skipped, so re-running on the same inputs adds nothing; bad inputs are reported and
     skipped. Clustering options are remembered by the database.
 
-    Example: storylink ingest feeds/ wires.jsonl --db news.db
+    Example: storylink ingest feeds/ wires.jsonl --db news.db --engine dask
     """
     fields = _fields(field)
     params = _params(threshold, window_days, half_life_days)
     existed = db.exists()
-    with _open(db, params, workers, batch_size) as stories:
+    with _open(db, params, _engine(engine, workers, scheduler), batch_size) as stories:
         errors.print("[dim]reading inputs and loading models …[/]", highlight=False)
+        stories.start_engine()
         before = stories.store.count("articles")
         with _progress_bar("ingesting") as progress:
             task = progress.add_task("", total=None)
@@ -920,9 +954,9 @@ def eval_command(
     out: Annotated[
         Path | None, typer.Option(help="Write each pair's predicted scores here (JSONL).")
     ] = None,
-    workers: Annotated[
-        int, typer.Option(min=1, help="Processes analysing articles (one per core).")
-    ] = 1,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
     scorer: Annotated[Path | None, SCORER_OPTION] = None,
     clustering: Annotated[
         bool, typer.Option(help="Also cluster the articles into stories and score that.")
@@ -945,14 +979,18 @@ def eval_command(
     """
     labelled = _pairs(pairs)
     comparer = _comparer(scorer)
+    chosen = _engine(engine, workers, scheduler)
     with _progress_bar("scoring pairs") as progress:
         task = progress.add_task("", total=None)
-        scored = score_pairs(
-            labelled,
-            comparer,
-            workers,
-            lambda done, total: progress.update(task, completed=done, total=total),
-        )
+        try:
+            scored = score_pairs(
+                labelled,
+                comparer,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                engine=chosen,
+            )
+        except EngineError as error:
+            raise _fail(str(error)) from None
     kept = [(p, s) for p, s in zip(labelled, scored, strict=True) if isinstance(s, PairScore)]
     skipped = [
         f"{p.pair_id}: {s}" for p, s in zip(labelled, scored, strict=True) if isinstance(s, str)
@@ -973,7 +1011,7 @@ def eval_command(
     result: dict[str, Any] = {"n_scored": len(kept), "skipped": skipped, **metrics.to_dict()}
     result["n_pairs"] = len(labelled)
     if clustering:
-        result["clustering"] = _clustering(labelled, db, threshold)
+        result["clustering"] = _clustering(labelled, db, threshold, chosen)
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -990,7 +1028,7 @@ def eval_command(
 
 
 def _clustering(
-    labelled: list[LabelledPair], db: Path | None, threshold: float | None
+    labelled: list[LabelledPair], db: Path | None, threshold: float | None, engine: Engine
 ) -> dict[str, Any]:
     """Pairwise precision/recall/F1 of clustering the pairs' articles in a fresh store."""
     import tempfile
@@ -1000,7 +1038,7 @@ def _clustering(
         if path.exists():
             raise _fail(f"{path} exists; eval needs a fresh store")
         with (
-            _open(path, _params(threshold, None, None)) as stories,
+            _open(path, _params(threshold, None, None), engine) as stories,
             _progress_bar("clustering pair articles") as progress,
         ):
             task = progress.add_task("", total=None)
@@ -1018,6 +1056,138 @@ def _clustering(
         "false_positives": scores.false_positives,
         "false_negatives": scores.false_negatives,
     }
+
+
+OUT_OPTION = typer.Option(
+    "--out", help="The Parquet file to write (whole when the run completes, else untouched)."
+)
+
+
+def _out(out: Path) -> Path:
+    if not out.parent.is_dir():
+        raise _fail(f"{out.parent}: no such directory")
+    if out.is_dir():
+        raise _fail(f"{out}: is a directory; give a file name, e.g. {out / 'out.parquet'}")
+    return out
+
+
+@app.command()
+def embed(
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, directories (recursive), globs, feeds or URLs.")
+    ],
+    out: Annotated[Path, OUT_OPTION],
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="Read every article with this encoder (use-m3: 16 languages, e5-small: ~90) "
+            "instead of each with its home encoder (USE for its languages, else e5)."
+        ),
+    ] = None,
+    field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
+    allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Write each article's document vector to Parquet, for data teams.
+
+    One row per article (read once: the same title and text again is a
+    duplicate): id, origin, language, and one vector column per encoder
+    (use-m3: 512 floats, e5-small: 384), null where that encoder did not
+    read the article. Bad inputs are reported and skipped.
+
+    Example: storylink embed corpus/ wires.jsonl --out vectors.parquet --engine dask
+    """
+    from .batch import embed as embed_articles
+
+    fields = _fields(field)
+    chosen = _engine(engine, workers, scheduler)
+    with _progress_bar("embedding") as progress:
+        task = progress.add_task("", total=None)
+        try:
+            report = embed_articles(
+                sources,
+                _out(out),
+                fields,
+                chosen,
+                encoder,
+                lambda done, total: progress.update(task, completed=done, total=total),
+                fetcher=url_fetcher(allow_private),
+            )
+        except (EngineError, ValueError, OSError) as error:
+            raise _fail(str(error)) from None
+    for problem in report.skipped:
+        errors.print(f"[yellow]skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    if as_json:
+        print(json.dumps(asdict(report), ensure_ascii=False, indent=2))
+    else:
+        console.print(
+            f"{report.read} read, [bold]{report.written} written[/] to {escape(str(out))}, "
+            f"{report.duplicates} duplicates, {len(report.skipped)} skipped"
+        )
+    if not report.written:
+        errors.print(f"nothing written: {escape(str(out))} was not created", highlight=False)
+    if not report.written and report.skipped:
+        raise typer.Exit(2)
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+@app.command("score-pairs")
+def score_pairs_command(
+    pairs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Pairs as `storylink eval` reads them (JSONL or CSV); gold scores optional."
+        ),
+    ],
+    out: Annotated[Path, OUT_OPTION],
+    scorer: Annotated[Path | None, SCORER_OPTION] = None,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
+) -> None:
+    """Score pairs of articles to Parquet, for data teams.
+
+    One row per pair, in input order: pair_id, id_a, id_b, language_a,
+    language_b, the seven scores as `storylink compare` gives them
+    (overall, geography, entities, time, narrative, style, tone;
+    1 = very similar … 4), probability (same story), same_story, and
+    error: why a pair could not be scored (its scores are then empty).
+
+    Example: storylink score-pairs pairs.jsonl --out scores.parquet --engine dask
+    """
+    from .batch import score_pairs_table, write_table
+
+    labelled = _pairs(pairs, gold=False)
+    comparer = _comparer(scorer)
+    chosen = _engine(engine, workers, scheduler)
+    with _progress_bar("analysing pair articles") as progress:
+        task = progress.add_task("", total=None)
+        try:
+            table = score_pairs_table(
+                labelled,
+                comparer,
+                chosen,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+            write_table(table, _out(out))
+        except (EngineError, OSError) as error:
+            raise _fail(str(error)) from None
+    problems = zip(labelled, table.column("error").to_pylist(), strict=True)
+    failed = [f"{pair.pair_id}: {problem}" for pair, problem in problems if problem]
+    for message in failed:
+        errors.print(f"[yellow]not scored[/] {escape(message)}", highlight=False, soft_wrap=True)
+    console.print(
+        f"{len(labelled)} pairs, [bold]{len(labelled) - len(failed)} scored[/] to "
+        f"{escape(str(out))}, {len(failed)} not scored"
+    )
+    if len(failed) == len(labelled):
+        raise typer.Exit(2)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -1106,7 +1276,9 @@ def watch(
         str | None, typer.Option(help="User-Agent to send (default: storylink and its version).")
     ] = None,
     allow_private: Annotated[bool, ALLOW_PRIVATE_OPTION] = False,
-    workers: Annotated[int, WORKERS_OPTION] = 1,
+    workers: Annotated[int | None, WORKERS_OPTION] = None,
+    engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
+    scheduler: Annotated[str | None, SCHEDULER_OPTION] = None,
     batch_size: Annotated[int, BATCH_SIZE_OPTION] = BATCH_SIZE,
 ) -> None:
     """Follow feeds live: subscribe to FEEDs, then poll every subscribed feed.
@@ -1135,7 +1307,7 @@ def watch(
         max_hosts=max_hosts,
         allow_private=allow_private,
     )
-    with _open(db, workers=workers, batch_size=batch_size) as stories:
+    with _open(db, engine=_engine(engine, workers, scheduler), batch_size=batch_size) as stories:
         watcher = Watcher(stories, Fetcher(policy), interval, batch_size)
         added = watcher.subscribe(sources)
         if sources:
@@ -1145,6 +1317,7 @@ def watch(
             )
         if watcher.next_due() is None:
             raise _fail(f"{db}: no feeds to poll; subscribe with: storylink watch FEED --db {db}")
+        stories.start_engine()
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, lambda *_: watcher.stop())
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,7 +23,14 @@ from .article import Article
 from .dates import SharedValue, find_dates, find_numbers, shared_dates, shared_numbers
 from .differs import Unmatched, both_sides
 from .encode import ArticleVectors, E5Encoder, Encoder, EncoderSet, UseEncoder, default_encoders
-from .entities import Gazetteer, SharedName, default_gazetteer, profile, shared_names
+from .entities import (
+    SPACY_MODELS,
+    Gazetteer,
+    SharedName,
+    default_gazetteer,
+    profile,
+    shared_names,
+)
 from .features import (
     BOILERPLATE,
     GLANCE,
@@ -37,6 +44,7 @@ from .language import UNDETERMINED, with_language
 from .scorer import Scorer, Variant, default_scorer
 from .template import without_template
 
+R = TypeVar("R")
 MAX_ALIGNED = 6
 MAX_PREPARED = 4096  # analysed articles a comparer keeps (~0.1 MB each), least recent dropped
 log = logging.getLogger(__name__)
@@ -419,28 +427,44 @@ class WorkerSetup:
     glance: bool = False
     compact_vectors: bool = True
     cache: str | None = None  # embedding cache file
+    only: str | None = None  # one encoder for every language it knows (`EncoderSet.only`)
 
 
 @lru_cache(maxsize=2)
-def _worker_comparer(setup: WorkerSetup) -> Comparer:
+def worker_comparer(setup: WorkerSetup) -> Comparer:
     """The comparer of a worker process (each loads its own models, one BLAS thread)."""
-    encoders = EncoderSet(setup.cache, threads=1)
+    encoders = EncoderSet(setup.cache, threads=1, only=setup.only)
     return Comparer(encoders, compact_vectors=setup.compact_vectors, glance=setup.glance)
+
+
+def load_worker_models(setup: WorkerSetup = WorkerSetup()) -> None:
+    """Load a worker's models (both encoders, the NER models, the gazetteer) before its first
+    task: run by the process pool's initializer and by the Dask engine's worker plugin."""
+    comparer = worker_comparer(setup)
+    for name in [setup.only] if setup.only else [UseEncoder.name, E5Encoder.name]:
+        comparer.encoders.encoder(name)
+    for language in SPACY_MODELS:  # NER pipelines load on the first text of their language
+        profile(Article(title="", text="Loading.", language=language), comparer.gazetteer)
 
 
 def analyse_chunk(
     articles: list[Article], comparer: Comparer | None = None, setup: WorkerSetup = WorkerSetup()
 ) -> list[PreparedArticle | str]:
     """Analyse articles; an article that cannot be analysed becomes a message saying why."""
-    comparer = comparer or _worker_comparer(setup)
-    results: list[PreparedArticle | str] = []
+    return each_article((comparer or worker_comparer(setup)).analyse, articles)
+
+
+def each_article(work: Callable[[Article], R], articles: list[Article]) -> list[R | str]:
+    """`work` on each article; one that fails becomes a message saying why (one bad article
+    must not stop a batch)."""
+    results: list[R | str] = []
     for article in articles:
         name = article.origin or article.id
         try:
-            results.append(comparer.analyse(article))
+            results.append(work(article))
         except CompareError as error:
             results.append(str(error))
-        except Exception as error:  # one bad article must not stop a batch
+        except Exception as error:
             log.exception("%s: analysis failed", name)
             results.append(f"{name}: analysis failed ({type(error).__name__}: {error})")
     return results

@@ -14,8 +14,15 @@ from typing import Any
 import numpy as np
 
 from .article import Article
-from .compare import CompareError, Comparer, PairScore, WorkerSetup, analyse_chunk
-from .executor import InProcess, make_executor
+from .compare import (
+    CompareError,
+    Comparer,
+    PairScore,
+    WorkerSetup,
+    analyse_chunk,
+    load_worker_models,
+)
+from .executor import Engine, InProcess, make_executor
 from .features import PreparedArticle
 from .read import FieldNames, ReadError, record_article
 from .scorer import DIMENSIONS, SAME_STORY_MAX_OVERALL
@@ -48,11 +55,13 @@ def _side(row: dict[str, Any], n: int, origin: str) -> Article:
     return record_article(row, fields, f"{origin}/{n}")
 
 
-def _scores(row: dict[str, Any], origin: str) -> dict[str, float]:
+def _scores(row: dict[str, Any], origin: str, required: bool = True) -> dict[str, float]:
     """Gold scores from a nested "scores" object (JSONL) or per-dimension columns (CSV)."""
     given = row.get("scores")
     if not isinstance(given, dict):
         given = {k.lower(): v for k, v in row.items() if k.lower() in DIMENSIONS}
+    if not given and not required:
+        return {}
     if "overall" not in given:
         raise ReadError(f"{origin}: no overall score")
     scores: dict[str, float] = {}
@@ -89,16 +98,17 @@ def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield origin, row
 
 
-def load_pairs(path: str | Path) -> list[LabelledPair]:
+def load_pairs(path: str | Path, gold: bool = True) -> list[LabelledPair]:
     """Labelled pairs from JSONL (the shared layout: pair_id, lang1, text1, …, scores{…}) or
     CSV (the official SemEval layout: pair_id, url1_lang, …, Overall, … plus text1/text2).
+    With `gold=False` a pair may come without scores (pairs to score, not to evaluate on).
 
     Raises `ReadError` naming the first bad row: missing columns, empty texts, scores outside
     the scale.
     """
     pairs: list[LabelledPair] = []
     for origin, row in _rows(Path(path)):
-        scores = _scores(row, origin)
+        scores = _scores(row, origin, gold)
         pair_id = str(row.get("pair_id") or len(pairs) + 1)
         pairs.append(LabelledPair(pair_id, _side(row, 1, origin), _side(row, 2, origin), scores))
     if not pairs:
@@ -298,16 +308,17 @@ def score_pairs(
     comparer: Comparer | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> list[PairScore | str]:
     """Score every pair as `storylink compare` would; a pair that cannot be scored becomes a
-    message saying why. With `workers` > 1 the articles are analysed in worker processes
-    (the slow part: encoders and names), the pairs are then scored here."""
+    message saying why. With `workers` > 1 (or a Dask `engine`) the articles are analysed in
+    worker processes (the slow part: encoders and names), the pairs are then scored here."""
     comparer = comparer or Comparer()
     articles = list({a.id: a for pair in pairs for a in (pair.a, pair.b)}.values())
     chunks = [articles[i : i + 4] for i in range(0, len(articles), 4)]
-    executor = make_executor(workers)
     cache = comparer.encoders.cache.path if comparer.encoders.cache else None
     setup = WorkerSetup(comparer.glance, comparer.compact_vectors, str(cache) if cache else None)
+    executor = make_executor(engine or Engine(workers=workers), partial(load_worker_models, setup))
     local = isinstance(executor, InProcess)
     analysed: dict[str, PreparedArticle | str] = {}
     try:

@@ -1,17 +1,58 @@
-"""Where per-article work runs: in this process (default) or in worker processes.
+"""Where per-article work runs: in this process (default), in worker processes, or on a Dask
+cluster (`dask_engine.py`).
 
 An executor is anything with an ordered `map(function, items)`; results come back in input
 order, so clustering (which runs in the calling process) sees the same order either way.
+`make_executor(engine)` builds the one an `Engine` names: pipeline code hands it chunks of
+articles and never knows which it got.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class EngineName(StrEnum):
+    """The engines `--engine` offers."""
+
+    LOCAL = "local"
+    DASK = "dask"
+
+
+class EngineError(RuntimeError):
+    """An engine cannot run: its scheduler cannot be reached, or its workers are gone."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Which executor runs per-article work.
+
+    `local`: this process (`workers` 1) or that many worker processes on this machine.
+    `dask`: the Dask cluster whose scheduler is at `scheduler` (tcp://HOST:PORT), else a Dask
+    LocalCluster of `workers` processes (default: one per core).
+    """
+
+    name: str = "local"
+    workers: int | None = None
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in set(EngineName):
+            raise ValueError(f"unknown engine {self.name!r}; choose local or dask")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.scheduler is not None and self.name != "dask":
+            raise ValueError("a scheduler address needs the dask engine")
+        if self.scheduler is not None and self.workers is not None:
+            raise ValueError("workers are the Dask cluster's own when a scheduler is given")
 
 
 class Executor(Protocol):
@@ -62,6 +103,17 @@ class ProcessPool:
         self._pool.shutdown(cancel_futures=True)
 
 
-def make_executor(workers: int) -> Executor:
-    """In-process for 1 worker, else a process pool."""
-    return InProcess() if workers <= 1 else ProcessPool(workers)
+def make_executor(engine: Engine, initializer: Callable[[], Any] | None = None) -> Executor:
+    """The executor an engine names. `initializer` runs once in every worker process before
+    its first task (loads the models); not in-process, where models load on first use."""
+    if engine.name == "dask":
+        try:
+            from .dask_engine import DaskExecutor
+        except ModuleNotFoundError as error:
+            if error.name not in ("dask", "distributed"):
+                raise
+            raise EngineError("the dask engine needs Dask: pip install 'storylink[dask]'") from None
+        workers = engine.workers or os.cpu_count() or 1
+        return DaskExecutor(engine.scheduler, None if engine.scheduler else workers, initializer)
+    workers = engine.workers or 1
+    return InProcess() if workers <= 1 else ProcessPool(workers, initializer)

@@ -8,9 +8,9 @@
     ...     hits = stories.search("earthquake in Izmir")           # any language finds any
 
 Pipeline per batch: read → analyse (language, names, dates, numbers, home-encoder vectors; in
-worker processes with `workers > 1`) → assign each article to a story (`cluster.py`, in input
-order) → one transaction in the store. Nearest-neighbour indexes (`index.py`) sit beside the
-database file, one per encoder.
+worker processes with `workers > 1`, or on a Dask cluster: `engine`) → assign each article to
+a story (`cluster.py`, in input order) → one transaction in the store. Nearest-neighbour
+indexes (`index.py`) sit beside the database file, one per encoder.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 from . import lock as writer_lock
 from .article import Article
 from .cluster import ArticleState, ClusterParams, Decision, OnlineClusterer, StoryState
-from .compare import Comparer, analyse_chunk
+from .compare import Comparer, WorkerSetup, analyse_chunk, load_worker_models
 from .encode import E5Encoder, EncoderSet, UseEncoder
 from .entities import entity_keys
 from .evaluate import (
@@ -41,7 +41,7 @@ from .evaluate import (
     labelled_story_pairs,
     pairwise_clustering,
 )
-from .executor import InProcess, make_executor
+from .executor import Engine, Executor, InProcess, make_executor
 from .features import PreparedArticle, title_vector
 from .fetch import Fetcher
 from .index import ShardedIndex
@@ -202,6 +202,7 @@ class StoryStore:
         store: Store | None = None,
         workers: int = 1,
         batch_size: int = BATCH_SIZE,
+        engine: Engine | None = None,
     ) -> None:
         self.path = Path(path)
         # one BLAS thread: two threads are 1.4x faster on an idle machine but several times
@@ -213,7 +214,8 @@ class StoryStore:
         saved = self.store.setting(PARAMS_SETTING)
         # the parameters a database was clustered with stay its parameters until changed
         self.params = params or (ClusterParams.from_dict(saved) if saved else ClusterParams())
-        self.workers = workers
+        self.engine = engine or Engine(workers=workers)  # `workers`: local processes
+        self._executor: Executor | None = None
         self.batch_size = batch_size
         self._indexes: dict[str, ShardedIndex] = {}
         self._writing = False  # holds the writer lock: may append to the index files
@@ -231,7 +233,19 @@ class StoryStore:
         self.close()
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
         self.store.close()
+
+    def start_engine(self) -> Executor:
+        """The executor that analyses articles: started on first use and kept until `close`,
+        so worker processes or a Dask cluster load their models once, not per batch. Start
+        it early and an engine that cannot run fails before any input is read."""
+        if self._executor is None:
+            warm = partial(load_worker_models, WorkerSetup())  # `analyse_chunk`'s setup
+            self._executor = make_executor(self.engine, warm)
+        return self._executor
 
     # ---------------------------------------------------------------- indexes and cache
 
@@ -385,7 +399,7 @@ class StoryStore:
                     fresh.append(article)
             clusterer = self._live_clusterer()
             self.store.set_setting(PARAMS_SETTING, asdict(self.params))
-            executor = make_executor(self.workers)
+            executor = self.start_engine()
             function = (
                 partial(analyse_chunk, comparer=self.comparer)
                 if isinstance(executor, InProcess)
@@ -422,9 +436,9 @@ class StoryStore:
                         on_progress(done, len(fresh))
             except BaseException:
                 self._indexes.clear()  # may hold vectors of a batch that was not committed
+                executor.close()  # nothing of this run keeps running; the next starts afresh
+                self._executor = None
                 raise
-            finally:
-                executor.close()
         finally:
             self._unlock(lock)
         report.seconds = time.perf_counter() - started

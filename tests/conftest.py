@@ -137,3 +137,26 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, doctor_comparer: Comparer
     with StoryStore(db, comparer=doctor_comparer) as stories:
         assert stories.ingest([examples_path()]).added == 22
     return db
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private PostgreSQL server with pgvector (pgserver, started once): its URI."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_db(postgres_server: str) -> str:
+    """The URI of a new, empty database on the test server."""
+    import uuid
+
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return postgres_server.replace("/postgres?", f"/{name}?", 1)

@@ -202,7 +202,9 @@ MAX_EF_SEARCH = 1_000  # pgvector's limit
 
 
 def _placeholders(sql: str) -> str:
-    """SQLite's "?" placeholders as psycopg's "%s" (a literal "%" doubled)."""
+    """SQLite's SQL as PostgreSQL reads it: "?" placeholders as psycopg's "%s" (a literal "%"
+    doubled), and `a IS NOT b` of two values as IS DISTINCT FROM."""
+    sql = re.sub(r"\bIS NOT (?!NULL\b)", "IS DISTINCT FROM ", sql)
     return sql.replace("%", "%%").replace("?", "%s")
 
 
@@ -743,7 +745,7 @@ class PgVectorIndex:
             pg.execute(f"SET LOCAL hnsw.ef_search = {ef}")
             rows = pg.execute(
                 sql.SQL(
-                    "SELECT seq, {e} FROM (SELECT seq, {e} AS v, published_ts, home, encoder "
+                    "SELECT seq, v FROM (SELECT seq, {e} AS v, published_ts, home, encoder "
                     "FROM vectors WHERE home AND encoder = {enc} "
                     "ORDER BY {e} <=> %s::vector({d}) LIMIT {ef}) AS vectors WHERE {w}"
                 ).format(

@@ -140,13 +140,19 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, doctor_comparer: Comparer
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private PostgreSQL server with pgvector (pgserver, started once): its URI."""
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL server with pgvector (pgserver, started once): its URI. Its
+    directory is one others may enter: run as root, pgserver runs the server as its own user."""
+    import shutil
+
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    data = Path(tempfile.mkdtemp(prefix="storylink-postgres-"))
+    data.chmod(0o755)
+    server = pgserver.get_server(data, cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def test_an_unreachable_server_or_one_without_pgvector_is_one_line(
     postgres_server: str, postgres_db: str
 ) -> None:
     gone = storylink("stories", "--db", "postgresql://nobody:secret@/storylink?host=/nonexistent")
-    assert gone.returncode == 1
+    assert gone.returncode == 2
     assert "cannot connect to PostgreSQL" in gone.stderr and "Traceback" not in gone.stderr
     assert "secret" not in gone.stderr  # the password is not shown
     # a role that may not create extensions, in a database that has none yet: no pgvector
@@ -104,7 +104,7 @@ def test_an_unreachable_server_or_one_without_pgvector_is_one_line(
         connection.execute("CREATE ROLE plain LOGIN")
     plain = postgres_db.replace("postgres:@", "plain:@", 1)
     missing = storylink("stories", "--db", plain)
-    assert missing.returncode == 1, missing.stdout
+    assert missing.returncode == 2, missing.stdout
     assert "pgvector" in missing.stderr and "Traceback" not in missing.stderr
     assert len(missing.stderr.strip().splitlines()) <= 3  # one line, wrapped by the terminal
 

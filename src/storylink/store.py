@@ -311,7 +311,7 @@ def is_server_uri(db: object) -> bool:
 def redacted(db: str | Path) -> str:
     """The store's name to show: a path, or a URI without its password."""
     parts = urlsplit(str(db))
-    if not is_server_uri(db) or parts.password is None:
+    if not is_server_uri(db) or not parts.password:
         return str(db)
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 import store_scale
 from store_scale import DATA, END, merge, plan, run_probe, story_batch, templates
-
 from storylink.index import ShardedIndex
 from storylink.pgstore import PgVectorIndex, PostgresStore
 
@@ -170,8 +170,10 @@ def main() -> None:
     for result in results:
         print("\n".join(lines(result)))
     print()
-    print("| stored | window rows (median) | recall@30 default path | recall@30 HNSW path (min) "
-          "| ms default / HNSW / exact ShardedIndex |")
+    print(
+        "| stored | window rows (median) | recall@30 default path | recall@30 HNSW path (min) "
+        "| ms default / HNSW / exact ShardedIndex |"
+    )
     print("|---|---|---|---|---|")
     for result in results:
         r = result["recall"]

@@ -166,3 +166,11 @@ def postgres_db(postgres_server: str) -> str:
     with psycopg.connect(postgres_server, autocommit=True) as connection:
         connection.execute(f"CREATE DATABASE {name}")
     return postgres_server.replace("/postgres?", f"/{name}?", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new store's `--db`: a SQLite file, then a PostgreSQL database (a test runs on both)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "news.db")
+    return str(request.getfixturevalue("postgres_db"))

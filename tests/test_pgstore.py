@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import psycopg
 import pytest
@@ -19,7 +20,7 @@ from storylink.doctor import check_server
 from storylink.index import ShardedIndex
 from storylink.pgstore import PgVectorIndex, PostgresStore
 
-from .conftest import SHARED
+from .conftest import SHARED, serving
 from .test_cli import storylink
 
 DAY = 86_400.0
@@ -73,6 +74,11 @@ def test_sqlite_and_postgres_give_the_same_stories(postgres_db: str, tmp_path: P
     assert hits[0] == hits[1] and hits[0][0]["story_id"] == 1  # type: ignore[index]
     related = read("related", "1")
     assert related[0] == related[1]  # type: ignore[index]
+    with serving(postgres_db) as base:  # type: ignore[arg-type]
+        served = httpx.get(f"{base}/stories", params={"order": "largest", "limit": 100}).json()
+        health = httpx.get(f"{base}/health").json()
+    assert [s["id"] for s in served["stories"]] == [s["id"] for s in on_postgres]
+    assert health["articles"] == len(ids)
     doctor = storylink("doctor", "--db", postgres_db, "--json")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     report = json.loads(doctor.stdout)

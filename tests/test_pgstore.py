@@ -28,9 +28,10 @@ EVERY_ROW = 10**9  # ShardedIndex: search every month exactly
 
 
 def inputs() -> list[str]:
-    """The shipped examples, and the shared seeds when ../shared is there."""
+    """The issue's inputs: the shipped examples' directory, and the shared seeds when
+    ../shared is there."""
     seeds = SHARED / "seeds"
-    return [str(examples_path()), *([str(seeds)] if seeds.is_dir() else [])]
+    return [str(examples_path().parent), *([str(seeds)] if seeds.is_dir() else [])]
 
 
 def exported(db: str, out: Path) -> list[dict[str, object]]:

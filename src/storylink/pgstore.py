@@ -15,7 +15,7 @@ encoder and view, partial on `encoder = … AND home` with the encoder's dimensi
 expression. pgvector 0.6 filters after the HNSW scan (no iterative scans), so a time-filtered
 HNSW search loses recall. Clustering asks for ±window days, so a search first counts the rows
 in its time window (bounded, along a b-tree on (encoder, published_ts)): up to `EXACT_ROWS`
-rows it ranks them exactly (a materialised window, no HNSW); beyond, it over-fetches
+rows it ranks them exactly (every distance, no HNSW); beyond, it over-fetches
 `ef_search` HNSW candidates and keeps those in the window (falling back to exact ranking when
 fewer than k are left). Every candidate is then re-scored exactly as `ShardedIndex` scores it
 (`index.index_scores`, int8), and the exact path fetches until the k-th score is beyond what
@@ -106,6 +106,9 @@ SCHEMA = """
         sentences BYTEA NOT NULL,
         PRIMARY KEY (seq, encoder)
     );
+    -- kept in the row, not TOASTed beside it: an exact window scan reads them 2x faster
+    ALTER TABLE vectors ALTER COLUMN document SET STORAGE MAIN,
+        ALTER COLUMN title SET STORAGE MAIN;
     CREATE INDEX vectors_window ON vectors(encoder, published_ts) WHERE home;
     CREATE TABLE entities (
         rowid BIGSERIAL PRIMARY KEY,      -- SQLite's implicit row id, so shared SQL reads it
@@ -714,11 +717,13 @@ class PgVectorIndex:
         pool = 2 * k + 16
         while True:  # exact: until no row left out could beat the k-th best
             rows = pg.execute(
+                # OFFSET 0 keeps the planner off the HNSW index (the ranking is exact) and
+                # each distance is computed once
                 sql.SQL(
-                    "WITH w AS MATERIALIZED (SELECT seq, {} AS v FROM vectors WHERE {}) "
-                    "SELECT seq, v, v <=> %s FROM w ORDER BY v <=> %s, seq LIMIT %s"
-                ).format(column, where),
-                (query, query, pool),
+                    "SELECT seq, v, d FROM (SELECT seq, {c} AS v, {c} <=> %s AS d FROM vectors "
+                    "WHERE {w} OFFSET 0) AS w ORDER BY d, seq LIMIT %s"
+                ).format(c=column, w=where),
+                (query, pool),
                 binary=True,
             ).fetchall()
             labels = [int(r[0]) for r in rows]

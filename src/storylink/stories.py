@@ -10,7 +10,7 @@
 Pipeline per batch: read → analyse (language, names, dates, numbers, home-encoder vectors; in
 worker processes with `workers > 1`) → assign each article to a story (`cluster.py`, in input
 order) → one transaction in the store. Nearest-neighbour indexes (`index.py`) sit beside the
-database file, one per encoder.
+database file, one per encoder; a PostgreSQL store keeps its own (pgvector, `pgstore.py`).
 """
 
 from __future__ import annotations

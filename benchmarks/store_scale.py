@@ -46,6 +46,7 @@ import os
 import pickle
 import pstats
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -331,8 +332,8 @@ def fill(db: Path, total: int, seed: int, years: float = 2) -> dict[str, Any]:
     """A fresh store of `total` synthetic articles in synthetic stories over `years`; indexes
     built. More years at the same size: fewer articles in a new article's time window."""
     pool = templates()
-    for path in sidecars(db):
-        path.unlink()
+    for path in sidecars(db):  # an earlier fill's database and index directories
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     db.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     stories = plan(total, len(pool), rng, years)

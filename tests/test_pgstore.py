@@ -15,10 +15,11 @@ import numpy as np
 import psycopg
 import pytest
 
-from storylink.demo import examples_path
+from storylink.demo import example_articles, examples_path
 from storylink.doctor import check_server
 from storylink.index import ShardedIndex
 from storylink.pgstore import PgVectorIndex, PostgresStore
+from storylink.stories import StoryStore
 
 from .conftest import SHARED, serving
 from .test_cli import storylink
@@ -96,6 +97,18 @@ def test_a_recluster_on_postgres_gives_the_stories_of_the_ingest(postgres_db: st
     after = PostgresStore(postgres_db)
     assert [(m.seq, m.story_id) for m in after.members()] == members
     after.close()
+
+
+def test_a_postgres_store_writes_no_index_files(
+    postgres_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is the index, from an encoder's first article on."""
+    monkeypatch.chdir(tmp_path)
+    with StoryStore(postgres_db) as stories:
+        stories.add([article for _, article in example_articles()[:4]])
+        assert stories._indexes
+        assert all(isinstance(i, PgVectorIndex) for i in stories._indexes.values())
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unreachable_server_or_one_without_pgvector_is_one_line(

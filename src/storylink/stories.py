@@ -265,9 +265,8 @@ class StoryStore:
         key = encoder if view == "document" else f"{encoder}.{view}"
         index = self._index(encoder, view)
         if index is None:  # the first article at home in this encoder: nothing to catch up
-            index = self.store.own_index(encoder, view) or ShardedIndex(
-                dimension, self._index_path(key)
-            )
+            own = self.store.own_index(encoder, view)  # (an empty one has no length: falsy)
+            index = own if own is not None else ShardedIndex(dimension, self._index_path(key))
             self._indexes[key] = index
         return index
 

@@ -46,6 +46,7 @@ import os
 import pickle
 import pstats
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -66,7 +67,7 @@ from storylink.demo import example_articles
 from storylink.encode import ArticleVectors, EncoderSet
 from storylink.evaluate import load_pairs
 from storylink.features import PreparedArticle
-from storylink.store import Batch, SQLiteStore, StoryRow
+from storylink.store import Batch, SQLiteStore, StoryRow, is_server_uri, open_store
 from storylink.stories import StoryStore, pair_articles
 
 DATA = Path("/work/scale-data")
@@ -331,8 +332,8 @@ def fill(db: Path, total: int, seed: int, years: float = 2) -> dict[str, Any]:
     """A fresh store of `total` synthetic articles in synthetic stories over `years`; indexes
     built. More years at the same size: fewer articles in a new article's time window."""
     pool = templates()
-    for path in sidecars(db):
-        path.unlink()
+    for path in sidecars(db):  # an earlier fill's database and index directories
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     db.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     stories = plan(total, len(pool), rng, years)
@@ -459,7 +460,7 @@ class Ingest:
 
 def open_for_ingest(db: Path, seed: int, batches: int) -> Ingest:
     pool = templates()
-    first = SQLiteStore(db)
+    first = open_store(db)  # either store: benchmarks/pg_scale.py measures PostgreSQL with this
     start_seq = first.next_seq()
     first.close()
     fresh = new_articles(pool, start_seq, batches * NEW_PER_BATCH, seed)
@@ -666,11 +667,16 @@ def table_row(r: dict[str, Any]) -> str:
     )
 
 
+def store_location(text: str) -> str | Path:
+    """A SQLite file's path, or a PostgreSQL URI as given (a Path would fold its "//")."""
+    return text if is_server_uri(text) else Path(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--db", type=Path, help="the store to fill or measure")
+    parser.add_argument("--db", type=store_location, help="the store to fill or measure")
     parser.add_argument("--fill", type=int, metavar="N", help="write a fresh store of N articles")
     parser.add_argument("--measure", action="store_true", help="measure the store at --db")
     parser.add_argument("--sizes", help="fill and measure each size, e.g. 10000,100000")

@@ -137,3 +137,40 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, doctor_comparer: Comparer
     with StoryStore(db, comparer=doctor_comparer) as stories:
         assert stories.ingest([examples_path()]).added == 22
     return db
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL server with pgvector (pgserver, started once): its URI. Its
+    directory is one others may enter: run as root, pgserver runs the server as its own user."""
+    import shutil
+
+    import pgserver
+
+    data = Path(tempfile.mkdtemp(prefix="storylink-postgres-"))
+    data.chmod(0o755)
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_server: str) -> str:
+    """The URI of a new, empty database on the test server."""
+    import uuid
+
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return postgres_server.replace("/postgres?", f"/{name}?", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new store's `--db`: a SQLite file, then a PostgreSQL database (a test runs on both)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "news.db")
+    return str(request.getfixturevalue("postgres_db"))

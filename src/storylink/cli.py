@@ -26,7 +26,7 @@ from rich.table import Table
 from .article import Article
 from .cluster import ClusterParams
 from .compare import CompareError, Comparer, PairScore
-from .doctor import SHOWN
+from .doctor import SHOWN, check_server
 from .doctor import Report as DoctorReport
 from .doctor import check as check_store
 from .doctor import repair as repair_store
@@ -43,7 +43,7 @@ from .read import FieldNames, ReadError, parse_date, read_many, read_one, url_fe
 from .scorer import RIDGE_ALPHA, Scorer
 from .search import STRENGTH_NOTE
 from .serve import MAX_BODY_BYTES, WRITES_PER_MINUTE
-from .store import StoreError
+from .store import StoreError, is_server_uri, redacted
 from .stories import BATCH_SIZE, DEFAULT_DB, SearchHit, Story, StoryStore, evaluate_clustering
 from .train import cross_validate, fit_scorer, prepare_articles
 from .watch import CycleReport
@@ -387,8 +387,11 @@ def _demo_stories() -> None:
 
 # ------------------------------------------------------------------------------- stories
 
-DB_OPTION = typer.Option("--db", help="The story database (a SQLite file made by ingest).")
-NEW_DB_OPTION = typer.Option("--db", help="The story database (SQLite file, created if missing).")
+DB_HELP = " or a PostgreSQL server: postgresql://USER@HOST/DB (any libpq URI)."
+DB_OPTION = typer.Option("--db", help="The story database: a SQLite file made by ingest," + DB_HELP)
+NEW_DB_OPTION = typer.Option(
+    "--db", help="The story database: a SQLite file (created if missing)," + DB_HELP
+)
 JSON_OPTION = typer.Option("--json", help="Print JSON instead of tables.")
 
 
@@ -415,30 +418,35 @@ def _params(
 
 @contextmanager
 def _open(
-    db: Path,
+    db: str | Path,
     params: ClusterParams | None = None,
     engine: Engine | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> Iterator[StoryStore]:
     """The story store for one command; storage faults (disk full, read-only, a writer that
-    keeps the lock) end the command with what happened and what to do (`faults.explain`),
-    and so does an engine that cannot run (a Dask scheduler out of reach)."""
-    if not db.parent.exists():
-        raise _fail(f"{db.parent}: no such directory")
+    keeps the lock, a PostgreSQL server gone) end the command with what happened and what to
+    do (`faults.explain`), and so does an engine that cannot run (a Dask scheduler out of
+    reach)."""
+    if not is_server_uri(db) and not Path(db).parent.exists():
+        raise _fail(f"{Path(db).parent}: no such directory")
     try:
         with StoryStore(db, params=params, engine=engine, batch_size=batch_size) as stories:
             yield stories
     except EngineError as error:
         raise _fail(str(error)) from None
     except (StoreError, sqlite3.Error, OSError) as error:
-        message = explain(error, db)
+        message = explain(error, Path(db))
         if message is None:
             raise
         raise _fail(message) from None
+    except Exception as error:
+        if not type(error).__module__.startswith("psycopg"):
+            raise
+        raise _fail(f"{redacted(db)}: {' '.join(str(error).split())}") from None
 
 
-def _need_db(db: Path) -> None:
-    if not db.exists():
+def _need_db(db: str) -> None:
+    if not is_server_uri(db) and not Path(db).exists():
         raise _fail(f"{db}: no such database; create it with: storylink ingest --db {db} PATH")
 
 
@@ -468,7 +476,7 @@ def ingest(
     sources: Annotated[
         list[str], typer.Argument(help="Files, directories (recursive), globs, feeds or URLs.")
     ],
-    db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, NEW_DB_OPTION] = DEFAULT_DB,
     field: Annotated[list[str] | None, typer.Option("--field", help=FIELD_HELP)] = None,
     workers: Annotated[int | None, WORKERS_OPTION] = None,
     engine: Annotated[EngineName | None, ENGINE_OPTION] = None,
@@ -491,7 +499,7 @@ def ingest(
     """
     fields = _fields(field)
     params = _params(threshold, window_days, half_life_days)
-    existed = db.exists()
+    existed = is_server_uri(db) or Path(db).exists()
     with _open(db, params, _engine(engine, workers, scheduler), batch_size) as stories:
         errors.print("[dim]reading inputs and loading models …[/]", highlight=False)
         stories.start_engine()
@@ -518,14 +526,15 @@ def ingest(
     for problem in report.skipped:
         errors.print(f"[yellow]skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if not existed and not report.added:
-        _remove_new_store(db)
+        _remove_new_store(Path(db))
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         rate = report.added / report.seconds if report.seconds else 0.0
         console.print(
             f"{report.read} read, [bold]{report.added} added[/] ({report.new_stories} new stories, "
-            f"{report.joined} joined a story), {report.duplicates} already in {escape(str(db))}, "
+            f"{report.joined} joined a story), {report.duplicates} already in "
+            f"{escape(redacted(db))}, "
             f"{len(report.skipped)} skipped; {report.seconds:.1f} s ({rate:.1f} articles/s)"
         )
         if report.doubtful_dates:
@@ -548,7 +557,7 @@ def _remove_new_store(db: Path) -> None:
 
 @app.command()
 def recluster(
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     threshold: Annotated[float | None, typer.Option(help=THRESHOLD_HELP)] = None,
     window_days: Annotated[float | None, typer.Option(help=WINDOW_HELP)] = None,
     half_life_days: Annotated[float | None, typer.Option(help=HALF_LIFE_HELP)] = None,
@@ -565,7 +574,7 @@ def recluster(
         count = stories.recluster(
             on_progress=lambda done, total: progress.update(task, completed=done, total=total)
         )
-    console.print(f"{count} stories in {escape(str(db))}")
+    console.print(f"{count} stories in {escape(redacted(db))}")
 
 
 def _story_table(found: list[Story], title: str) -> Table:
@@ -612,7 +621,7 @@ LANGUAGE_NAMES = "as a code or a name: ar, Arabic, العربية"
 
 @app.command("stories")
 def stories_command(
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     language: Annotated[
         str | None,
         typer.Option(help=f"Only stories with an article in this language ({LANGUAGE_NAMES})."),
@@ -663,7 +672,7 @@ def stories_command(
 @app.command("story")
 def story_command(
     story_id: Annotated[int, typer.Argument(help="The story's id (see storylink stories).")],
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     language: Annotated[
         str | None,
         typer.Option(help=f"Headline in this language when the story has one ({LANGUAGE_NAMES})."),
@@ -677,7 +686,7 @@ def story_command(
         try:
             story = stories.story(story_id, code)
         except KeyError:
-            raise _fail(f"no story {story_id} in {db}") from None
+            raise _fail(f"no story {story_id} in {redacted(db)}") from None
     if as_json:
         print(json.dumps(story.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -727,7 +736,7 @@ def _hits_table(hits: list[SearchHit], title: str) -> Table:
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="Text in any language.")],
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 10,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
@@ -752,7 +761,7 @@ def related(
     article: Annotated[
         str, typer.Argument(help="An article: its id, URL, ingest number or origin (FILE#N).")
     ],
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     limit: Annotated[int, typer.Option(min=1, help="How many stories.")] = 10,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
@@ -779,7 +788,7 @@ def related(
 @app.command()
 def export(
     out: Annotated[Path, typer.Argument(help="Output file: .jsonl or .parquet.")],
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     format: Annotated[
         str | None, typer.Option(help="jsonl or parquet (default: from OUT's suffix).")
     ] = None,
@@ -797,7 +806,7 @@ def export(
 
 @app.command("doctor")
 def doctor_command(
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     repair: Annotated[
         bool, typer.Option("--repair", help="Fix what can be fixed, then check again.")
     ] = False,
@@ -815,16 +824,26 @@ def doctor_command(
     own, rebuilds indexes, analyses damaged articles again, and says what it
     could not fix.
 
+    On PostgreSQL it checks the schema version, the stories and memberships
+    and orphan rows; SQLite's integrity check, the decoding of every row,
+    the index files (pgvector's indexes are the server's) and --repair are
+    for SQLite stores only.
+
     Exit codes: 0 healthy (with --repair: healthy afterwards); 1 problems
     found (with --repair: some are left); 2 the database could not be
     checked (missing, not storylink's, newer).
 
     Example: storylink doctor --db news.db --repair
     """
+    if is_server_uri(db) and repair:
+        raise _fail("--repair works on SQLite stores only; on PostgreSQL, check without it")
     try:
-        report = repair_store(db) if repair else check_store(db)
+        if is_server_uri(db):
+            report = check_server(db)
+        else:
+            report = repair_store(db) if repair else check_store(db)
     except (StoreError, LockError, sqlite3.Error, OSError) as error:
-        raise _fail(explain(error, db) or str(error)) from None
+        raise _fail(explain(error, Path(db)) or str(error)) from None
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -832,7 +851,7 @@ def doctor_command(
     raise typer.Exit(report.exit_code)
 
 
-def _print_report(report: DoctorReport, db: Path, repaired: bool) -> None:
+def _print_report(report: DoctorReport, db: str, repaired: bool) -> None:
     if report.error:
         raise _fail(report.error)
     console.print(
@@ -1192,7 +1211,7 @@ def score_pairs_command(
 
 @app.command()
 def serve(
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     token: Annotated[
@@ -1251,7 +1270,7 @@ def watch(
             "subscribe to; none: poll the feeds already subscribed."
         ),
     ] = None,
-    db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, NEW_DB_OPTION] = DEFAULT_DB,
     cycles: Annotated[
         int | None, typer.Option(min=1, help="Poll this many times, then exit (default: run on).")
     ] = None,
@@ -1316,7 +1335,10 @@ def watch(
                 highlight=False,
             )
         if watcher.next_due() is None:
-            raise _fail(f"{db}: no feeds to poll; subscribe with: storylink watch FEED --db {db}")
+            name = redacted(db)
+            raise _fail(
+                f"{name}: no feeds to poll; subscribe with: storylink watch FEED --db {name}"
+            )
         stories.start_engine()
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, lambda *_: watcher.stop())
@@ -1343,7 +1365,7 @@ app.add_typer(feeds_app, name="feeds")
 @feeds_app.callback(invoke_without_command=True)
 def feeds_list(
     context: typer.Context,
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """List subscribed feeds and their health: last poll and success,
@@ -1381,7 +1403,7 @@ def feeds_list(
 @feeds_app.command("add")
 def feeds_add(
     feeds: Annotated[list[str], typer.Argument(help="Feed URLs, URL lists or OPML files.")],
-    db: Annotated[Path, NEW_DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, NEW_DB_OPTION] = DEFAULT_DB,
 ) -> None:
     """Subscribe to feeds without polling them (`storylink watch` polls them)."""
     sources = _sources(feeds)
@@ -1393,7 +1415,7 @@ def feeds_add(
 @feeds_app.command("remove")
 def feeds_remove(
     urls: Annotated[list[str], typer.Argument(help="Feed URLs, as `storylink feeds` lists them.")],
-    db: Annotated[Path, DB_OPTION] = Path(DEFAULT_DB),
+    db: Annotated[str, DB_OPTION] = DEFAULT_DB,
 ) -> None:
     """Unsubscribe from feeds; their articles stay in the stories."""
     _need_db(db)

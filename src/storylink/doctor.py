@@ -47,6 +47,7 @@ from .store import (
     StoreError,
     read_analysis,
     read_only_connection,
+    redacted,
 )
 from .stories import STALE_SETTING, StoryStore, index_directory
 
@@ -412,6 +413,28 @@ def check(db: str | Path) -> Report:
         _check_into(report, path)
     except (sqlite3.Error, StoreError, OSError) as error:
         report.error = f"{path}: cannot be checked ({error})"
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def check_server(db: str) -> Report:
+    """What `check` can tell of a PostgreSQL store (`pgstore.py`): its schema, stories and
+    memberships, and orphan rows. SQLite's integrity check, the decoding of every row and the
+    index files do not apply (the server keeps pgvector's indexes); opening it upgrades it."""
+    from .pgstore import PostgresStore
+
+    started = time.perf_counter()
+    report = Report(redacted(db))
+    try:
+        with closing(PostgresStore(db)) as store:
+            report.schema_version = store.schema_version
+            report.articles = store.count("articles")
+            report.stories = store.count("stories")
+            # this module's SQLite SQL, read by PostgreSQL (`pgstore._Connection`)
+            report.findings += _story_findings(store._db)
+            report.findings += _orphan_findings(store._db)
+    except StoreError as error:
+        report.error = str(error)
     report.seconds = time.perf_counter() - started
     return report
 

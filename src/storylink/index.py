@@ -85,6 +85,14 @@ class VectorIndex(Protocol):
 
     def background(self, vector: np.ndarray, sample: int = 256) -> tuple[float, float]: ...
 
+    # kept in step with the store: rows added before a commit are saved by `flush` after it
+    generation: str
+
+    def flush(self) -> None: ...
+    def remove(self, label: int) -> bool: ...
+    def catch_up(self, stored: Stored) -> int: ...
+    def saved_generation(self) -> str: ...
+
 
 def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """int8 rows and each row's scale: `row ≈ int8 · scale`."""
@@ -124,6 +132,15 @@ class _Query:
 def _cosines(vectors: np.ndarray, rows: np.ndarray, query: _Query) -> np.ndarray:
     products: np.ndarray = (vectors.astype(np.float32) @ query.values) * rows["scale"]
     return products * np.float32(query.scale)
+
+
+def index_scores(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Cosines of float rows with a query exactly as `ShardedIndex` scores them (both as
+    int8): another index re-scores its candidates with it and finds what this one finds."""
+    values, scales = quantise(vectors)
+    rows = np.zeros(len(scales), ROW)
+    rows["scale"] = scales
+    return _cosines(values, rows, _Query(query))
 
 
 def _gathered_cosines(

@@ -71,7 +71,7 @@ from .language import language_code
 from .ratelimit import RateLimiter
 from .read import FieldNames, ReadError, read_one, record_article, url_fetcher
 from .search import STRENGTH_NOTE
-from .store import Member
+from .store import Member, is_server_uri
 from .stories import IngestReport, Story, StoryStore
 
 MAX_BODY_BYTES = 5_000_000  # a few hundred articles per POST; larger batches: `storylink ingest`
@@ -142,7 +142,7 @@ class Job:
 class Service:
     """The store, the comparer and the ingest jobs behind one app."""
 
-    def __init__(self, db: Path, token: str | None) -> None:
+    def __init__(self, db: str | Path, token: str | None) -> None:
         self.db = db
         self.token = token
         self.comparer = Comparer()  # as `storylink compare`: the richest scorer variant
@@ -233,9 +233,10 @@ def create_app(
     otherwise anyone who can post to the API could make the server reach its own network.
     Each client address may post `writes_per_minute` ingests a minute (0: no limit).
     """
-    db = Path(db)
-    if not db.is_file():
-        raise FileNotFoundError(f"no such database: {db} (create it with `storylink ingest`)")
+    if not is_server_uri(db):  # a PostgreSQL server says itself whether it can be reached
+        db = Path(db)
+        if not db.is_file():
+            raise FileNotFoundError(f"no such database: {db} (create it with `storylink ingest`)")
     service = Service(db, token)
     fetcher = url_fetcher(allow_private)
     limiter = RateLimiter(writes_per_minute) if writes_per_minute > 0 else None

@@ -26,9 +26,11 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from . import lock
 from .article import Article
 from .dates import DateMention, NumberMention
 from .encode import (
@@ -41,6 +43,7 @@ from .encode import (
 )
 from .entities import EntityProfile, Mention, name_tables, name_terms, search_key
 from .features import PreparedArticle
+from .index import VectorIndex
 from .lock import lock_wait
 from .text import SentencesOf
 
@@ -275,6 +278,10 @@ class Store(Protocol):
     def revise(self, seq: int, home: str, prepared: PreparedArticle) -> None: ...
     def stored_urls(self, urls: Sequence[str]) -> dict[str, tuple[int, str]]: ...
     def story_grown(self, ids: Sequence[int]) -> dict[int, float]: ...
+    # the vector index the database keeps itself (PostgreSQL), None: files beside it (SQLite)
+    def own_index(self, encoder: str, view: str) -> VectorIndex | None: ...
+    def hold_writer(self) -> Any: ...  # one writer at a time: wait for the others
+    def release_writer(self, handle: Any) -> None: ...
 
 
 @runtime_checkable
@@ -294,6 +301,30 @@ class FeedStore(Protocol):
     def entry_counts(self, since: float) -> dict[int, tuple[int, int, int]]: ...
     def entries_of(self, article_ids: Sequence[str]) -> dict[str, EntryRow]: ...
     def fetched_pages(self, urls: Sequence[str]) -> dict[str, EntryRow]: ...
+
+
+def is_server_uri(db: object) -> bool:
+    """Whether `--db` names a PostgreSQL server (a libpq URI) rather than a SQLite file."""
+    return str(db).startswith(("postgresql://", "postgres://"))
+
+
+def redacted(db: str | Path) -> str:
+    """The store's name to show: a path, or a URI without its password."""
+    parts = urlsplit(str(db))
+    if not is_server_uri(db) or not parts.password:
+        return str(db)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def open_store(db: str | Path) -> Store:
+    """The store `--db` names: a PostgreSQL server by a libpq URI (``postgresql://…`` or
+    ``postgres://…``, `pgstore.py`), else a SQLite file."""
+    if is_server_uri(db):
+        from .pgstore import PostgresStore
+
+        return PostgresStore(str(db))
+    return SQLiteStore(db)
 
 
 def _in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
@@ -522,11 +553,12 @@ def _member(row: sqlite3.Row) -> Member:
     return Member(row[0], row[1], row[2], row[3], row[4], row[5] or 0.0)
 
 
-ORDERS = {  # the order of the indexes stories_newest and stories_largest (NULL is last)
-    "newest": "s.last_ts DESC, s.id",
-    "largest": "s.size DESC, s.last_ts DESC, s.id",
-    "grown": "(SELECT grown_at FROM story_growth g WHERE g.story_id = s.id) DESC, "
-    "s.last_ts DESC, s.id",
+ORDERS = {  # the order of the indexes stories_newest and stories_largest (NULL is last; said
+    # for PostgreSQL, whose default for DESC is first)
+    "newest": "s.last_ts DESC NULLS LAST, s.id",
+    "largest": "s.size DESC, s.last_ts DESC NULLS LAST, s.id",
+    "grown": "(SELECT grown_at FROM story_growth g WHERE g.story_id = s.id) DESC NULLS LAST, "
+    "s.last_ts DESC NULLS LAST, s.id",
 }
 
 ARTICLE_COLUMNS = "a.seq, a.encoder, a.language, a.published_ts, m.story_id, m.centrality, "
@@ -613,6 +645,16 @@ class SQLiteStore:
     @property
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def own_index(self, encoder: str, view: str) -> VectorIndex | None:
+        return None  # `StoryStore` keeps `ShardedIndex` files beside the database
+
+    def hold_writer(self) -> Any:
+        """The lock file beside the database (`lock.hold`)."""
+        return lock.hold(self.path)
+
+    def release_writer(self, handle: Any) -> None:
+        lock.release(handle)
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -1031,7 +1073,7 @@ class SQLiteStore:
             )
             self._db.execute(
                 "INSERT INTO settings VALUES ('revisions', '1') ON CONFLICT (key) "
-                "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                "DO UPDATE SET value = CAST(settings.value AS INTEGER) + 1"
             )
 
     def stored_urls(self, urls: Sequence[str]) -> dict[str, tuple[int, str]]:

@@ -10,7 +10,8 @@
 Pipeline per batch: read → analyse (language, names, dates, numbers, home-encoder vectors; in
 worker processes with `workers > 1`, or on a Dask cluster: `engine`) → assign each article to
 a story (`cluster.py`, in input order) → one transaction in the store. Nearest-neighbour
-indexes (`index.py`) sit beside the database file, one per encoder.
+indexes (`index.py`) sit beside the database file, one per encoder; a PostgreSQL store keeps
+its own (pgvector, `pgstore.py`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from .evaluate import (
 from .executor import Engine, Executor, InProcess, make_executor
 from .features import PreparedArticle, title_vector
 from .fetch import Fetcher
-from .index import ShardedIndex
+from .index import ShardedIndex, VectorIndex
 from .language import detect_language
 from .read import FieldNames, read_many
 from .search import (
@@ -60,7 +61,7 @@ from .search import (
     rank_stories,
     title_names,
 )
-from .store import Batch, Member, SQLiteStore, Store, StoreError, StoryFilter, StoryRow
+from .store import Batch, Member, Store, StoreError, StoryFilter, StoryRow, open_store
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,8 @@ class StoryStore:
     """Stories in a database: `ingest`, `stories`, `story`, `search`, `related`, `export`.
 
     Parameters are fixed at construction (scikit-learn style); `recluster(params)` rebuilds
-    every story with new ones. One process writes at a time (a lock file beside the database).
+    every story with new ones. One process writes at a time (the store's writer lock, taken per
+    batch: several ingests into one PostgreSQL store analyse at once and take turns to commit).
     """
 
     def __init__(
@@ -210,14 +212,14 @@ class StoryStore:
         self.comparer = comparer or Comparer(
             encoders=EncoderSet(None, threads=1), compact_vectors=True, glance=False
         )
-        self.store: Store = store or SQLiteStore(self.path)
+        self.store: Store = store or open_store(path)
         saved = self.store.setting(PARAMS_SETTING)
         # the parameters a database was clustered with stay its parameters until changed
         self.params = params or (ClusterParams.from_dict(saved) if saved else ClusterParams())
         self.engine = engine or Engine(workers=workers)  # `workers`: local processes
         self._executor: Executor | None = None
         self.batch_size = batch_size
-        self._indexes: dict[str, ShardedIndex] = {}
+        self._indexes: dict[str, VectorIndex] = {}
         self._writing = False  # holds the writer lock: may append to the index files
         self._indexes_writable = False  # the open indexes were opened by the writer
         self._ceiling: int | None = None  # while re-clustering: the article being placed
@@ -252,7 +254,7 @@ class StoryStore:
     def _index_path(self, key: str) -> Path:
         return index_directory(self.path, *key.split(".", 1))
 
-    def _index(self, encoder: str, view: str = "document") -> ShardedIndex | None:
+    def _index(self, encoder: str, view: str = "document") -> VectorIndex | None:
         """The index of an encoder's document (or title) vectors, opened and caught up with the
         store on first use; kept as `<db>.<encoder>.index/` (titles: `<db>.<encoder>.title.index/`).
         None while the store holds no article at home in that encoder."""
@@ -261,6 +263,10 @@ class StoryStore:
             dimension = self.store.dimension(encoder)
             if dimension is None:
                 return None
+            own = self.store.own_index(encoder, view)  # the database's (PostgreSQL)
+            if own is not None:
+                self._indexes[key] = own
+                return own
             stored = partial(self.store.indexed_vectors, encoder, view)
             if self._writing and self.store.setting(STALE_SETTING):
                 shutil.rmtree(self._index_path(key), ignore_errors=True)  # a revision was cut
@@ -270,12 +276,14 @@ class StoryStore:
             self._indexes_writable &= self._writing
         return self._indexes[key]
 
-    def _writable_index(self, encoder: str, view: str, dimension: int) -> ShardedIndex:
+    def _writable_index(self, encoder: str, view: str, dimension: int) -> VectorIndex:
         """The index to add an article to: open, or new for an encoder's first article."""
         key = encoder if view == "document" else f"{encoder}.{view}"
         index = self._index(encoder, view)
         if index is None:  # the first article at home in this encoder: nothing to catch up
-            index = self._indexes[key] = ShardedIndex(dimension, self._index_path(key))
+            own = self.store.own_index(encoder, view)  # (an empty one has no length: falsy)
+            index = own if own is not None else ShardedIndex(dimension, self._index_path(key))
+            self._indexes[key] = index
         return index
 
     def _add_to_indexes(self, seq: int, home: str, prepared: PreparedArticle) -> None:
@@ -339,7 +347,7 @@ class StoryStore:
         """Hold the writer lock: a second writer waits for it (`lock.hold`), then fails
         saying who holds it."""
         try:
-            handle = writer_lock.hold(self.path)
+            handle = self.store.hold_writer()
         except writer_lock.LockError as error:
             raise StoreError(str(error)) from None
         if not self._writing:
@@ -356,7 +364,7 @@ class StoryStore:
         """Release the writer lock; the indexes stay open (flushed, and still the writer's
         while nobody else writes: the next `add` goes on with them instead of reopening)."""
         self._writing = False
-        writer_lock.release(handle)
+        self.store.release_writer(handle)
 
     def ingest(
         self,
@@ -385,36 +393,40 @@ class StoryStore:
         left alone, so ingesting the same input twice adds nothing.
         """
         started = time.perf_counter()
-        lock = self._lock()
+        articles = list(articles)
+        report = IngestReport(read=len(articles))
+        known = self.store.known_ids([a.id for a in articles])
+        fresh: list[Article] = []
+        for article in articles:
+            if article.id in known:
+                report.duplicates += 1
+            else:
+                known.add(article.id)
+                fresh.append(article)
+        executor = self.start_engine()
+        function = (
+            partial(analyse_chunk, comparer=self.comparer)
+            if isinstance(executor, InProcess)
+            else analyse_chunk
+        )
+        chunks = [fresh[i : i + self.batch_size] for i in range(len(fresh))[:: self.batch_size]]
+        done = 0
         try:
-            articles = list(articles)
-            report = IngestReport(read=len(articles))
-            known = self.store.known_ids([a.id for a in articles])
-            fresh: list[Article] = []
-            for article in articles:
-                if article.id in known:
-                    report.duplicates += 1
-                else:
-                    known.add(article.id)
-                    fresh.append(article)
-            clusterer = self._live_clusterer()
-            self.store.set_setting(PARAMS_SETTING, asdict(self.params))
-            executor = self.start_engine()
-            function = (
-                partial(analyse_chunk, comparer=self.comparer)
-                if isinstance(executor, InProcess)
-                else analyse_chunk
-            )
-            chunks = [fresh[i : i + self.batch_size] for i in range(len(fresh))[:: self.batch_size]]
-            done = 0
-            try:
-                for chunk, results in zip(chunks, executor.map(function, chunks), strict=True):
-                    analysed = []
-                    for result in results:
-                        if isinstance(result, str):
-                            report.skipped.append(result)
-                        else:
-                            analysed.append(result)
+            for chunk, results in zip(chunks, executor.map(function, chunks), strict=True):
+                analysed = []
+                for result in results:
+                    if isinstance(result, str):
+                        report.skipped.append(result)
+                    else:
+                        analysed.append(result)
+                # analysis runs in every writer at once; assignment and commit one at a time
+                lock = self._lock()
+                try:
+                    stored = self.store.known_ids([p.article.id for p in analysed])
+                    report.duplicates += len(stored)  # another writer stored them meanwhile
+                    analysed = [p for p in analysed if p.article.id not in stored]
+                    clusterer = self._live_clusterer()  # afresh if another writer committed
+                    self.store.set_setting(PARAMS_SETTING, asdict(self.params))
                     seq = self.store.next_seq()
                     items = [
                         (seq + i, self.comparer.home_encoder(p).name, p)
@@ -427,20 +439,20 @@ class StoryStore:
                     clusterer.trim(CLUSTER_MEMORY)
                     self._flush_indexes()
                     self._live = (clusterer, seq + len(items))
-                    report.added += len(decisions)
-                    report.new_stories += sum(d.new_story for d in decisions)
-                    report.joined += sum(not d.new_story for d in decisions)
-                    report.doubtful_dates += sum(d.date_doubt is not None for d in decisions)
-                    done += len(chunk)
-                    if on_progress:
-                        on_progress(done, len(fresh))
-            except BaseException:
-                self._indexes.clear()  # may hold vectors of a batch that was not committed
-                executor.close()  # nothing of this run keeps running; the next starts afresh
-                self._executor = None
-                raise
-        finally:
-            self._unlock(lock)
+                finally:
+                    self._unlock(lock)
+                report.added += len(decisions)
+                report.new_stories += sum(d.new_story for d in decisions)
+                report.joined += sum(not d.new_story for d in decisions)
+                report.doubtful_dates += sum(d.date_doubt is not None for d in decisions)
+                done += len(chunk)
+                if on_progress:
+                    on_progress(done, len(fresh))
+        except BaseException:
+            self._indexes.clear()  # may hold vectors of a batch that was not committed
+            executor.close()  # nothing of this run keeps running; the next starts afresh
+            self._executor = None
+            raise
         report.seconds = time.perf_counter() - started
         return report
 

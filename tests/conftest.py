@@ -152,6 +152,12 @@ def postgres_server() -> Iterator[str]:
     server = pgserver.get_server(data, cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+    import psutil  # pgserver's own dependency
+
+    # seen once after the whole suite: the server outlived its last handle; stop it by its data
+    for process in psutil.process_iter(["cmdline"]):
+        if str(data) in (process.info["cmdline"] or []):
+            process.terminate()
     shutil.rmtree(data, ignore_errors=True)
 
 

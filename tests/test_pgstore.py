@@ -242,3 +242,23 @@ def test_the_pgvector_index_finds_what_exact_search_finds(postgres_db: str) -> N
     # the background sample is ShardedIndex's too (search ranks hits against it)
     assert index.background(vector) == exact.background(vector)
     store.close()
+
+
+@pytest.mark.slow
+def test_postgres_with_the_dask_engine_gives_the_stories_of_sqlite_in_process(
+    postgres_db: str, tmp_path: Path
+) -> None:
+    """The issue's `storylink ingest … --db postgresql://… --engine dask`: both scale-out
+    pieces at once group the articles as one process on a SQLite file does."""
+    sqlite_db = str(tmp_path / "s.db")
+    local = storylink("ingest", *inputs(), "--db", sqlite_db)
+    assert local.returncode == 0, local.stderr
+    spread = storylink(
+        "ingest", *inputs(), "--db", postgres_db, "--engine", "dask", "--workers", "2"
+    )
+    assert spread.returncode == 0, spread.stderr
+    on_sqlite = exported(sqlite_db, tmp_path / "s.jsonl")
+    on_postgres = exported(postgres_db, tmp_path / "p.jsonl")
+    assert grouping(on_postgres) == grouping(on_sqlite)
+    ids = [i for _, members in grouping(on_postgres) for i in members]
+    assert len(ids) == len(set(ids)) >= 22

@@ -66,10 +66,10 @@ from .store import (
     FeedRow,
     SQLiteStore,
     StoreError,
-    _analysis_blob,
     _member_article,
     _prepared_from,
     _timestamp,
+    article_row,
     entity_terms,
     redacted,
 )
@@ -390,27 +390,10 @@ class PostgresStore(SQLiteStore):
     def _put_article(
         self, seq: int, home: str, prepared: PreparedArticle, now: str, revision: bool = False
     ) -> None:
-        a = prepared.article
         if revision:
             self._drop_names_and_vectors(seq)
-        published_ts = _timestamp(a.published)
-        row = (
-            seq,
-            a.id,
-            a.title,
-            a.text,
-            prepared.language,
-            a.url,
-            a.source,
-            a.published.isoformat() if a.published else None,
-            published_ts,
-            a.origin,
-            now,
-            home,
-            _analysis_blob(
-                prepared.names.language, prepared.names.mentions, prepared.dates, prepared.numbers
-            ),
-        )
+        row = article_row(seq, home, prepared, now)
+        published_ts = _timestamp(prepared.article.published)
         columns = "id, title, text, language, url, source, published, published_ts, origin, "
         columns += "ingested_at, encoder, analysis"
         update = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", "))

@@ -355,6 +355,19 @@ def _analysis_blob(
     return zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 9)
 
 
+def article_row(seq: int, home: str, prepared: PreparedArticle, now: str) -> tuple[Any, ...]:
+    """An article's row of the `articles` table, in column order (both stores' schema)."""
+    a = prepared.article
+    analysis = _analysis_blob(
+        prepared.names.language, prepared.names.mentions, prepared.dates, prepared.numbers
+    )
+    published = a.published.isoformat() if a.published else None
+    return (
+        *(seq, a.id, a.title, a.text, prepared.language, a.url, a.source, published),
+        *(_timestamp(a.published), a.origin, now, home, analysis),
+    )
+
+
 class AnalysisError(ValueError):
     """A stored analysis that cannot be decoded (a damaged row)."""
 
@@ -701,31 +714,11 @@ class SQLiteStore:
         self, seq: int, home: str, prepared: PreparedArticle, now: str, revision: bool = False
     ) -> None:
         """Write an article with its names and vectors; a revision replaces all three."""
-        a = prepared.article
         if revision:
             self._drop_names_and_vectors(seq)
         self._db.execute(
             "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                seq,
-                a.id,
-                a.title,
-                a.text,
-                prepared.language,
-                a.url,
-                a.source,
-                a.published.isoformat() if a.published else None,
-                _timestamp(a.published),
-                a.origin,
-                now,
-                home,
-                _analysis_blob(
-                    prepared.names.language,
-                    prepared.names.mentions,
-                    prepared.dates,
-                    prepared.numbers,
-                ),
-            ),
+            article_row(seq, home, prepared, now),
         )
         for m in prepared.names.mentions:
             if m.proper:

@@ -33,13 +33,12 @@ from .compare import (
 )
 from .encode import E5Encoder, UseEncoder
 from .evaluate import LabelledPair, score_pairs
-from .executor import Engine, make_executor
+from .executor import TASK_ARTICLES, Engine, make_executor
 from .fetch import Fetcher
 from .language import UNDETERMINED, with_language
 from .read import FieldNames, read_many
 from .scorer import DIMENSIONS
 
-TASK_ARTICLES = 64  # articles per task
 ENCODERS = {UseEncoder.name: UseEncoder.dimension, E5Encoder.name: E5Encoder.dimension}
 
 Progress = Callable[[int, int], None]

@@ -22,7 +22,7 @@ from .compare import (
     analyse_chunk,
     load_worker_models,
 )
-from .executor import Engine, InProcess, make_executor
+from .executor import TASK_ARTICLES, Engine, InProcess, make_executor
 from .features import PreparedArticle
 from .read import FieldNames, ReadError, record_article
 from .scorer import DIMENSIONS, SAME_STORY_MAX_OVERALL
@@ -315,10 +315,14 @@ def score_pairs(
     worker processes (the slow part: encoders and names), the pairs are then scored here."""
     comparer = comparer or Comparer()
     articles = list({a.id: a for pair in pairs for a in (pair.a, pair.b)}.values())
-    chunks = [articles[i : i + 4] for i in range(0, len(articles), 4)]
+    engine = engine or Engine(workers=workers)
+    # small chunks balance local processes (an article only e5 reads costs seconds); a Dask
+    # task carries more to keep its overhead per article small
+    size = TASK_ARTICLES if engine.name == "dask" else 4
+    chunks = [articles[i : i + size] for i in range(0, len(articles), size)]
     cache = comparer.encoders.cache.path if comparer.encoders.cache else None
     setup = WorkerSetup(comparer.glance, comparer.compact_vectors, str(cache) if cache else None)
-    executor = make_executor(engine or Engine(workers=workers), partial(load_worker_models, setup))
+    executor = make_executor(engine, partial(load_worker_models, setup))
     local = isinstance(executor, InProcess)
     analysed: dict[str, PreparedArticle | str] = {}
     try:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+TASK_ARTICLES = 64  # articles per task sent to a Dask cluster: overhead and memory bounded
+
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -8,7 +8,7 @@ import logging
 import math
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -125,6 +125,12 @@ def _comparer(scorer: Path | None) -> Comparer:
         return Comparer(scorer=Scorer.load(scorer))
     except (OSError, ValueError, KeyError) as error:
         raise _fail(f"{scorer}: not a scorer directory ({error})") from None
+
+
+def _warn_skipped(problems: Iterable[object]) -> None:
+    """Each input skipped, on stderr: the command goes on with the rest."""
+    for problem in problems:
+        errors.print(f"[yellow]skipped:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
 
 
 def _pairs(paths: list[Path], gold: bool = True) -> list[LabelledPair]:
@@ -268,8 +274,7 @@ def read_command(
             lambda name: progress.update(task, advance=1, description=name),
             fetcher=url_fetcher(allow_private),
         )
-    for problem in report.errors:
-        errors.print(f"[yellow]skipped:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
+    _warn_skipped(report.errors)
     articles = [with_language(a) for a in report.articles]
     if as_json:
         for article in articles:
@@ -523,8 +528,7 @@ def ingest(
                     highlight=False,
                 )
                 raise typer.Exit(130) from None
-    for problem in report.skipped:
-        errors.print(f"[yellow]skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    _warn_skipped(report.skipped)
     if not existed and not report.added:
         _remove_new_store(Path(db))
     if as_json:
@@ -1137,8 +1141,7 @@ def embed(
             )
         except (EngineError, ValueError, OSError) as error:
             raise _fail(str(error)) from None
-    for problem in report.skipped:
-        errors.print(f"[yellow]skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    _warn_skipped(report.skipped)
     if as_json:
         print(json.dumps(asdict(report), ensure_ascii=False, indent=2))
     else:

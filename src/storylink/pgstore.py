@@ -41,6 +41,7 @@ drops its lock: the next run adds what is missing.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -54,7 +55,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from .encode import ArticleVectors, pack_sentences, unit, unpack_sentences
+from .encode import ArticleVectors, pack_sentences
 from .features import PreparedArticle
 from .index import SEED, UNDATED, index_scores
 from .lock import lock_wait
@@ -72,8 +73,9 @@ from .store import (
     article_row,
     entity_terms,
     redacted,
+    refuse_newer,
+    stored_vectors,
 )
-from .text import SentencesOf
 
 log = logging.getLogger(__name__)
 
@@ -326,11 +328,7 @@ class PostgresStore(SQLiteStore):
                 ).fetchone()
             ):
                 raise StoreError(f"{self.name}: holds an articles table not made by storylink")
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.name}: schema version {version} is newer than this storylink "
-                    f"({SCHEMA_VERSION}); upgrade storylink"
-                )
+            refuse_newer(self.name, version, SCHEMA_VERSION)
             for number in range(version, SCHEMA_VERSION):
                 self.pg.execute(MIGRATIONS[number])
             self.pg.execute("DELETE FROM storylink_schema")
@@ -442,8 +440,6 @@ class PostgresStore(SQLiteStore):
         )
 
     def set_setting(self, key: str, value: Any) -> None:
-        import json
-
         self._db.execute(
             "INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
             "excluded.value",
@@ -497,15 +493,8 @@ class PostgresStore(SQLiteStore):
             binary=True,
         )
         for seq, encoder, document, title, sentence_blob in rows:
-            sentence_vectors = unpack_sentences(sentence_blob, len(document))
-            prepared = found[seq]
-            prepared.vectors[encoder] = ArticleVectors(
-                encoder,
-                SentencesOf(prepared.article.text),
-                sentence_vectors,
-                title,
-                document,
-                unit(sentence_vectors.mean(axis=0)) if len(sentence_vectors) else document,
+            found[seq].vectors[encoder] = stored_vectors(
+                found[seq].article, encoder, document, title, sentence_blob
             )
         return found
 

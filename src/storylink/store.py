@@ -368,6 +368,31 @@ def article_row(seq: int, home: str, prepared: PreparedArticle, now: str) -> tup
     )
 
 
+def stored_vectors(
+    article: Article,
+    encoder: str,
+    document: np.ndarray,
+    title: np.ndarray | None,
+    sentence_blob: bytes,
+) -> ArticleVectors:
+    """An article's vectors as a store keeps them (document and title decoded, sentences
+    packed), with what they imply: the sentence texts and the mean of the sentence vectors."""
+    sentence_vectors = unpack_sentences(sentence_blob, len(document))
+    mean = unit(sentence_vectors.mean(axis=0)) if len(sentence_vectors) else document
+    return ArticleVectors(
+        encoder, SentencesOf(article.text), sentence_vectors, title, document, mean
+    )
+
+
+def refuse_newer(name: str, version: int, supported: int) -> None:
+    """A store written by a newer storylink is not opened: its schema may mean other things."""
+    if version > supported:
+        raise StoreError(
+            f"{name}: schema version {version} is newer than this storylink ({supported}); "
+            "upgrade storylink"
+        )
+
+
 class AnalysisError(ValueError):
     """A stored analysis that cannot be decoded (a damaged row)."""
 
@@ -640,11 +665,7 @@ class SQLiteStore:
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
         if version == 0 and tables:
             raise StoreError(f"{self.path}: a SQLite database, but not one made by storylink")
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: schema version {version} is newer than this storylink "
-                f"({SCHEMA_VERSION}); upgrade storylink"
-            )
+        refuse_newer(str(self.path), version, SCHEMA_VERSION)
         for number in range(version, SCHEMA_VERSION):
             step = MIGRATIONS[number]
             if callable(step):
@@ -783,16 +804,12 @@ class SQLiteStore:
                 chunk,
             )
             for seq, encoder, document, title, sentence_blob in vector_rows:
-                doc = _vector(document)
-                sentence_vectors = unpack_sentences(sentence_blob, len(doc))
-                prepared = found[seq]
-                prepared.vectors[encoder] = ArticleVectors(
+                found[seq].vectors[encoder] = stored_vectors(
+                    found[seq].article,
                     encoder,
-                    SentencesOf(prepared.article.text),
-                    sentence_vectors,
+                    _vector(document),
                     _vector(title) if title else None,
-                    doc,
-                    unit(sentence_vectors.mean(axis=0)) if len(sentence_vectors) else doc,
+                    sentence_blob,
                 )
         return found
 

@@ -50,7 +50,6 @@ import socket
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import astuple
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -342,27 +341,10 @@ class PostgresStore(SQLiteStore):
     # ------------------------------------------------------------------ writing
 
     def commit(self, batch: Batch) -> None:
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        """`SQLiteStore.commit`, and in the same transaction the HNSW indexes of an encoder's
+        first articles."""
         with self._db:
-            for seq, home, prepared in batch.articles:
-                self._put_article(seq, home, prepared, now)
-            for seq, vectors in batch.extra_vectors:
-                self._put_vectors(seq, vectors, home=False, published_ts=None)
-            if batch.replace_stories:
-                self.pg.execute("DELETE FROM memberships")
-                self.pg.execute("DELETE FROM stories")
-            self._db.executemany(
-                "INSERT INTO stories VALUES (?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
-                "headline_seq = excluded.headline_seq, size = excluded.size, "
-                "first_ts = excluded.first_ts, last_ts = excluded.last_ts, "
-                "sole_space = excluded.sole_space",
-                [astuple(s) for s in batch.stories.values()],
-            )
-            self._db.executemany(
-                "INSERT INTO memberships VALUES (?,?,?) ON CONFLICT (seq) DO UPDATE SET "
-                "story_id = excluded.story_id, centrality = excluded.centrality",
-                [(seq, story, c) for seq, (story, c) in batch.memberships.items()],
-            )
+            super().commit(batch)
             for _, home, prepared in batch.articles:
                 dimension = len(prepared.vectors[home].document_vector)
                 for view in ("document", "title"):

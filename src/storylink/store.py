@@ -711,13 +711,18 @@ class SQLiteStore:
             if batch.replace_stories:
                 self._db.execute("DELETE FROM memberships")
                 self._db.execute("DELETE FROM stories")
+            # upserts both SQLite and PostgreSQL read alike (`pgstore.py` runs this code)
             self._db.executemany(
-                "INSERT OR REPLACE INTO stories "
-                "(id, headline_seq, size, first_ts, last_ts, sole_space) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO stories (id, headline_seq, size, first_ts, last_ts, sole_space) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+                "headline_seq = excluded.headline_seq, size = excluded.size, "
+                "first_ts = excluded.first_ts, last_ts = excluded.last_ts, "
+                "sole_space = excluded.sole_space",
                 [astuple(s) for s in batch.stories.values()],
             )
             self._db.executemany(
-                "INSERT OR REPLACE INTO memberships VALUES (?,?,?)",
+                "INSERT INTO memberships VALUES (?,?,?) ON CONFLICT (seq) DO UPDATE SET "
+                "story_id = excluded.story_id, centrality = excluded.centrality",
                 [
                     (seq, story, centrality)
                     for seq, (story, centrality) in batch.memberships.items()

@@ -51,7 +51,7 @@ def sentences_recall(pairs: Path, queries: int, seed: int) -> None:
     index = ShardedIndex(vectors.shape[1])
     index.add(range(1, len(texts) + 1), vectors, times)
     rows = rng.choice(len(texts), queries, replace=False)
-    for probes in (4, 8, 16):
+    for probes in (2, 4, 8, 16):
         index_module.PROBES = probes
         recall, close, same_first = [], [], []
         for row in rows:
@@ -82,6 +82,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--encoder", default="use-m3")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--max-rows",
+        default="",
+        help="comma-separated row budgets of the windowed queries (the clustering's "
+        "`max_rows`), each measured beside the default",
+    )
     args = parser.parse_args()
     if args.sentences:
         sentences_recall(args.sentences, args.queries, args.seed)
@@ -89,7 +95,9 @@ def main() -> None:
     if args.db is None:
         parser.error("give a store, or --sentences PAIRS")
     store = SQLiteStore(args.db)
-    for view, k, windowed in (("document", 30, True), ("title", 40, False)):
+    budgets: list[int | None] = [None] + [int(b) for b in args.max_rows.split(",") if b]
+    variants = [("document", 30, True, b) for b in budgets] + [("title", 40, False, None)]
+    for view, k, windowed, budget in variants:
         key = args.encoder if view == "document" else f"{args.encoder}.{view}"
         dimension = store.dimension(args.encoder)
         assert dimension is not None, f"no {args.encoder} article in {args.db}"
@@ -108,7 +116,7 @@ def main() -> None:
         for _, ts, vector in queries:
             since, until = (ts - WINDOW, ts + WINDOW) if windowed and ts else (None, None)
             started = time.perf_counter()
-            approximate = index.search(vector, k, since, until)
+            approximate = index.search(vector, k, since, until, max_rows=budget)
             fast.append(time.perf_counter() - started)
             exact_rows = index_module.EXACT_ROWS
             index_module.EXACT_ROWS = 1 << 40  # every month exactly
@@ -125,7 +133,8 @@ def main() -> None:
             found_stories = {members.get(label) for label in found}
             story_recall.append(len(true_stories & found_stories) / max(1, len(true_stories)))
         print(
-            f"  {view} k={k} {'±90 days' if windowed else 'all time'}: "
+            f"  {view} k={k} {'±90 days' if windowed else 'all time'}"
+            f"{'' if budget is None else f', at most {budget:,} rows'}: "
             f"recall@{k} {np.mean(recall):.3f}, same best {np.mean(same_first):.3f}, "
             f"stories {np.mean(story_recall):.3f}; "
             f"ms per query {1e3 * statistics.median(fast):.2f} (lists) vs "

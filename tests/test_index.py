@@ -163,3 +163,55 @@ def test_dense_shards_use_inverted_lists_with_high_recall(monkeypatch: pytest.Mo
     again = ShardedIndex(32)
     again.add(range(1, 6001), vectors, times)
     assert all(again.search(q, 10) == index.search(q, 10) for q in queries)
+
+
+def test_row_budget_bounds_the_work_and_survives_a_reload(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`max_rows` stops probing at the nearest lists that hold that many rows: fewer rows
+    scored, the nearest neighbours still found, and the same answers after a flush and a
+    reopen as from an index that never left memory (a resumed ingest decides the same)."""
+    monkeypatch.setattr(index_module, "TRAIN_AT", 2000)
+    monkeypatch.setattr(index_module, "LISTS", 32)
+    monkeypatch.setattr(index_module, "PROBES", 16)
+    monkeypatch.setattr(index_module, "EXACT_ROWS", 500)
+    rng = np.random.default_rng(5)
+    topics = unit_rows(64, dimension=32, seed=6)
+    vectors = topics[rng.integers(0, 64, 6000)] + 0.35 * unit_rows(6000, dimension=32, seed=7)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    times = times_for(6000, days=60)
+    memory, saved = ShardedIndex(32), ShardedIndex(32, tmp_path / "index")
+    for start in range(0, 6000, 500):
+        batch = (
+            range(start + 1, start + 501),
+            vectors[start : start + 500],
+            times[start : start + 500],
+        )
+        memory.add(*batch)
+        saved.add(*batch)
+        saved.flush()
+    reopened = ShardedIndex.open(tmp_path / "index", 32, lambda after: iter(()))
+    scored: list[int] = []
+    gathered = index_module._gathered_cosines
+
+    def counting(vectors: np.ndarray, positions: object, rows: np.ndarray, query: object) -> object:
+        scored.append(len(rows))
+        return gathered(vectors, positions, rows, query)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_module, "_gathered_cosines", counting)
+    queries = unit_rows(40, dimension=32, seed=8) * 0.3 + topics[:40]
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    full, budgeted, nearest = [], [], []
+    for query in queries:
+        scored.clear()
+        memory.search(query, 10)
+        full.append(sum(scored))
+        scored.clear()
+        found = memory.search(query, 10, max_rows=600)
+        budgeted.append(sum(scored))
+        nearest.append(found[0][0] == exact(vectors, times, query, 1)[0])
+        assert reopened.search(query, 10, max_rows=600) == found
+        assert memory.search(query, 10, max_rows=10**9) == memory.search(query, 10)
+    assert np.mean(budgeted) < 0.3 * np.mean(full)
+    assert max(budgeted) < 600 + 3 * 6000 // 32  # the budget and the rest of the last list
+    assert np.mean(nearest) >= 0.9

@@ -56,6 +56,7 @@ class ClusterParams:
     window_days: float = 90.0  # articles further apart than this are not compared
     half_life_days: float = 180.0  # the probability halves per this many days between articles
     neighbours: int = 30  # nearest articles looked up per new article
+    scan_rows: int | None = 4096  # rows a lookup scores at most in dense months (None: 1/8)
     candidates: int = 8  # stories scored per new article
     central: int = 0  # most central articles compared with, besides the story's latest one
     nearest: int = 1  # the article's nearest earlier articles, also compared with directly
@@ -84,6 +85,8 @@ class ClusterParams:
             raise ValueError("window_days and half_life_days must be positive")
         if min(self.neighbours, self.candidates) < 1:
             raise ValueError("neighbours and candidates must be at least 1")
+        if self.scan_rows is not None and self.scan_rows < 1:
+            raise ValueError(f"scan_rows must be at least 1 (or None), not {self.scan_rows}")
         if min(self.central, self.nearest, self.nearest_per_story) < 0:
             raise ValueError("central, nearest and nearest_per_story must be at least 0")
         if min(self.far_days, self.max_span_days) < 0:
@@ -227,18 +230,16 @@ class OnlineClusterer:
         document = prepared.vectors[encoder].document_vector
         params = self.params
         best_story, best_probability, compared = None, 0.0, 0
-        scored = []  # per candidate story, its representatives in the window and their gaps
-        for story, near in self._candidates(encoder, document, ts, prepared):
-            gaps = {
-                rep: self._gap_days(rep, ts) if params.member_time else 0.0
-                for rep in self._representatives(story, encoder, near)
-            }
-            scored.append((story, {r: g for r, g in gaps.items() if g <= params.window_days}))
+        candidates = self._candidates(encoder, document, ts, prepared)
+        scored: list[tuple[StoryState, dict[int, float]]] = []  # stories planned so far
         loaded: dict[int, PreparedArticle] = {}
-        for position, (story, gaps) in enumerate(scored):
-            if position < 2:  # the nearest story's first, then the rest's in one query
-                wanted = scored[:1] if position == 0 else scored[1:]
-                loaded |= self.load(list(dict.fromkeys(r for _, g in wanted for r in g)))
+        for position in range(len(candidates)):
+            if position < 2:  # the nearest story first, then the rest in one query each
+                wanted = candidates[:1] if position == 0 else candidates[1:]
+                planned = [self._plan(story_id, near, encoder, ts) for story_id, near in wanted]
+                scored += planned
+                loaded |= self.load(list(dict.fromkeys(r for _, g in planned for r in g)))
+            story, gaps = scored[position]
             if self._too_long(story, ts):
                 continue
             probabilities = []
@@ -269,6 +270,18 @@ class OnlineClusterer:
             doubt = DOUBTS[2]
         self._join(best_story, seq, encoder, document, published, span=doubt is None)
         return Decision(seq, best_story.id, new_story, best_probability, compared, doubt)
+
+    def _plan(
+        self, story_id: int, near: list[int], encoder: str, ts: float | None
+    ) -> tuple[StoryState, dict[int, float]]:
+        """A candidate story and its representatives in the window, with their gaps in days:
+        made only when the story is reached, so a sure join loads no other story's state."""
+        story = self._story(story_id)
+        gaps = {
+            rep: self._gap_days(rep, ts) if self.params.member_time else 0.0
+            for rep in self._representatives(story, encoder, near)
+        }
+        return story, {rep: gap for rep, gap in gaps.items() if gap <= self.params.window_days}
 
     def _far(self, story: StoryState, ts: float | None) -> bool:
         """Whether a date lies so far outside the story's span that it must be wrong."""
@@ -353,8 +366,8 @@ class OnlineClusterer:
 
     def _candidates(
         self, encoder: str, document: np.ndarray, ts: float | None, prepared: PreparedArticle
-    ) -> list[tuple[StoryState, list[int]]]:
-        """Stories worth scoring, each with its members among the neighbours (nearest first):
+    ) -> list[tuple[int, list[int]]]:
+        """Stories worth scoring (ids), each with its members among the neighbours (nearest first):
         near neighbours' stories, then name-sharing ones elsewhere (no neighbours)."""
         params = self.params
         since, until = self._window(ts)
@@ -380,7 +393,7 @@ class OnlineClusterer:
                 members.append(seq)
             taken += 1
         ranked = sorted(best, key=lambda s: (-best[s], s))[: params.candidates]
-        chosen = [(self._story(s), near[s]) for s in ranked]
+        chosen = [(s, near[s]) for s in ranked]
         shared = []
         elsewhere = self._elsewhere(encoder, ts)
         headlines = self.load([headline for _, headline in elsewhere])
@@ -392,9 +405,7 @@ class OnlineClusterer:
             if count >= params.across_min_names and self._glanced(prepared, headlines[headline]):
                 shared.append((count, story_id))
         shared.sort(key=lambda item: (-item[0], item[1]))
-        return chosen + [
-            (self._story(story_id), []) for _, story_id in shared[: params.across_spaces]
-        ]
+        return chosen + [(story_id, []) for _, story_id in shared[: params.across_spaces]]
 
     def _elsewhere(self, encoder: str, ts: float | None) -> list[tuple[int, int]]:
         """(id, headline) of the most recent stories within the window told only in other

@@ -81,6 +81,7 @@ class VectorIndex(Protocol):
         before: int | None = None,
         exact_rows: int | None = None,
         probes: int | None = None,
+        max_rows: int | None = None,
     ) -> list[tuple[int, float]]: ...
 
     def background(self, vector: np.ndarray, sample: int = 256) -> tuple[float, float]: ...
@@ -169,6 +170,7 @@ class _Block:
         self.rows = np.asarray(rows)
         self.mapped = mapped  # `rows` is the rows file's map (else memory)
         self.count = len(rows)
+        self._by_list: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def empty(cls, dimension: int) -> _Block:
@@ -188,6 +190,23 @@ class _Block:
         self.vectors[self.count : needed] = vectors
         self.rows[self.count : needed] = rows
         self.count = needed
+        self._by_list = None
+
+    def by_list(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row positions ordered by inverted list, and where each list starts in them (those
+        of no list, -1, first): a probe then slices out its lists instead of testing every
+        row. Kept until the rows change (a memory-mapped block's never do)."""
+        if self._by_list is None:
+            lists = self.live_rows()["list"] + 1
+            order = np.argsort(lists, kind="stable")
+            starts = np.zeros(LISTS + 2, np.int64)
+            starts[1:] = np.cumsum(np.bincount(lists, minlength=LISTS + 1))
+            self._by_list = order, starts
+        return self._by_list
+
+    def list_sizes(self) -> np.ndarray:
+        """Rows per inverted list (those of no list first)."""
+        return np.diff(self.by_list()[1])
 
     def live_rows(self) -> np.ndarray:
         return self.rows[: self.count]
@@ -196,10 +215,11 @@ class _Block:
         """Row positions in the probed lists (None: every row)."""
         if probes is None:
             return None
-        wanted = np.zeros(LISTS + 1, bool)  # the last place: rows of no list (-1), always
-        wanted[probes] = wanted[LISTS] = True
-        # one table lookup per row, nothing to sort or keep: a first search pays no set-up
-        return np.flatnonzero(wanted[self.live_rows()["list"]])
+        order, starts = self.by_list()
+        # rows of no list (-1) first, always; then the probed lists' (shifted by that one)
+        slices = [order[starts[0] : starts[1]]]
+        slices += [order[starts[p + 1] : starts[p + 2]] for p in probes.tolist()]
+        return np.sort(np.concatenate(slices))
 
     def scores(
         self,
@@ -347,6 +367,7 @@ class ShardedIndex:
                     block.rows = rows = np.array(rows)
                     block.mapped = False
                 rows["list"] = self._lists_of(block.vectors[: block.count], rows["scale"])
+                block._by_list = None
         self._retrained = True
         log.info("vector index: %d inverted lists fitted on %d vectors", LISTS, TRAIN_AT)
 
@@ -361,25 +382,34 @@ class ShardedIndex:
         before: int | None = None,
         exact_rows: int | None = None,
         probes: int | None = None,
+        max_rows: int | None = None,
     ) -> list[tuple[int, float]]:
         """The k rows most similar to `vector` (best first, ties by label) among those
         published in [since, until] or undated, and labelled below `before` if given.
         Months of more than `exact_rows` rows (default `EXACT_ROWS`) are searched in the
-        `probes` (default `PROBES`) inverted lists nearest the query, once they exist."""
+        `probes` (default `PROBES`) inverted lists nearest the query, once they exist, and
+        in fewer if those would hold more than `max_rows` rows of such months (the nearest
+        lists that reach `max_rows`, as faiss's `max_codes`): the work of a query then stops
+        growing with the window's density."""
         if k <= 0 or not self._count:
             return []
         low = -math.inf if since is None else since
         high = math.inf if until is None else until
         query = _Query(vector)
+        limit = EXACT_ROWS if exact_rows is None else exact_rows
+        shards = [s for s in self._shards.values() if s.overlaps(low, high)]
         lists = None
         if self._centroids is not None:
             nearest = np.argsort(-(self._centroids @ query.vector), kind="stable")
-            lists = np.sort(nearest[: PROBES if probes is None else probes])
-        limit = EXACT_ROWS if exact_rows is None else exact_rows
+            probed = PROBES if probes is None else probes
+            if max_rows is not None:
+                dense = [b.list_sizes()[1:] for s in shards if len(s) > limit for b in s.blocks()]
+                if dense:
+                    reached = np.cumsum(np.sum(dense, axis=0)[nearest]) >= max_rows
+                    probed = min(probed, int(np.argmax(reached)) + 1 if reached.any() else probed)
+            lists = np.sort(nearest[:probed])
         found_labels, found_scores = [], []
-        for shard in self._shards.values():
-            if not shard.overlaps(low, high):
-                continue
+        for shard in shards:
             inverted = lists if len(shard) > limit else None
             for block in shard.blocks():
                 labels, scores = block.scores(query, block.select(inverted), low, high, before)

@@ -626,6 +626,7 @@ class PgVectorIndex:
         before: int | None = None,
         exact_rows: int | None = None,
         probes: int | None = None,
+        max_rows: int | None = None,
     ) -> list[tuple[int, float]]:
         """The k best rows (best first, ties by label) published in [since, until] or
         undated and labelled below `before`, scored as `ShardedIndex` scores them. A window

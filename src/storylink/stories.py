@@ -303,7 +303,9 @@ class StoryStore:
         if index is None:
             return []
         # re-clustering: only the articles already placed again, as when they were ingested
-        return index.search(vector, k, since, until, before=self._ceiling)
+        return index.search(
+            vector, k, since, until, before=self._ceiling, max_rows=self.params.scan_rows
+        )
 
     def _load(self, seqs: Sequence[int]) -> dict[int, PreparedArticle]:
         """Stored articles' analyses, from the cache or else in one store query."""

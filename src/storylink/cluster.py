@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -230,36 +230,32 @@ class OnlineClusterer:
         document = prepared.vectors[encoder].document_vector
         params = self.params
         best_story, best_probability, compared = None, 0.0, 0
-        candidates = self._candidates(encoder, document, ts, prepared)
-        scored: list[tuple[StoryState, dict[int, float]]] = []  # stories planned so far
-        loaded: dict[int, PreparedArticle] = {}
-        for position in range(len(candidates)):
-            if position < 2:  # the nearest story first, then the rest in one query each
-                wanted = candidates[:1] if position == 0 else candidates[1:]
-                planned = [self._plan(story_id, near, encoder, ts) for story_id, near in wanted]
-                scored += planned
-                loaded |= self.load(list(dict.fromkeys(r for _, g in planned for r in g)))
-            story, gaps = scored[position]
-            if self._too_long(story, ts):
-                continue
-            probabilities = []
-            for rep, gap in gaps.items():
-                try:
-                    probability = self.comparer.probability(prepared, loaded[rep])
-                except CompareError:
+        for group in self._candidate_groups(encoder, document, ts, prepared):
+            planned = [self._plan(story_id, near, encoder, ts) for story_id, near in group]
+            loaded = self.load(list(dict.fromkeys(r for _, g in planned for r in g)))
+            for story, gaps in planned:
+                if self._too_long(story, ts):
                     continue
-                compared += 1
-                probabilities.append(probability * self._fade(gap))
-            if not probabilities:
-                continue
-            combined = (
-                max(probabilities) if params.combine == "max" else float(np.mean(probabilities))
-            )
-            probability = (
-                combined if params.member_time else combined * self._fade(story.gap_days(ts))
-            )
-            if probability > best_probability:
-                best_story, best_probability = story, probability
+                probabilities = []
+                for rep, gap in gaps.items():
+                    try:
+                        probability = self.comparer.probability(prepared, loaded[rep])
+                    except CompareError:
+                        continue
+                    compared += 1
+                    probabilities.append(probability * self._fade(gap))
+                if not probabilities:
+                    continue
+                combined = (
+                    max(probabilities) if params.combine == "max" else float(np.mean(probabilities))
+                )
+                probability = (
+                    combined if params.member_time else combined * self._fade(story.gap_days(ts))
+                )
+                if probability > best_probability:
+                    best_story, best_probability = story, probability
+                if best_probability >= params.sure:
+                    break
             if best_probability >= params.sure:
                 break
         new_story = best_story is None or best_probability < self.params.threshold
@@ -364,11 +360,24 @@ class OnlineClusterer:
         other = state.ts if state else None
         return 0.0 if ts is None or other is None else abs(ts - other) / DAY
 
-    def _candidates(
+    def _candidate_groups(
         self, encoder: str, document: np.ndarray, ts: float | None, prepared: PreparedArticle
+    ) -> Iterator[list[tuple[int, list[int]]]]:
+        """Stories worth scoring (ids, each with its members among the neighbours), in the
+        order they are scored and in groups whose analyses are loaded together: the nearest
+        story, the other near neighbours' stories, then name-sharing ones across encoder
+        spaces. A group is looked for only if the ones before did not settle the article
+        (`ClusterParams.sure`), so a sure join skips the scan across spaces."""
+        near = self._near_stories(encoder, document, ts)
+        yield near[:1]
+        yield near[1:]
+        yield self._across_spaces(encoder, ts, prepared)
+
+    def _near_stories(
+        self, encoder: str, document: np.ndarray, ts: float | None
     ) -> list[tuple[int, list[int]]]:
-        """Stories worth scoring (ids), each with its members among the neighbours (nearest first):
-        near neighbours' stories, then name-sharing ones elsewhere (no neighbours)."""
+        """The stories of the article's near neighbours, nearest first, each with its members
+        among the neighbours to compare with."""
         params = self.params
         since, until = self._window(ts)
         if not params.member_time:
@@ -393,7 +402,14 @@ class OnlineClusterer:
                 members.append(seq)
             taken += 1
         ranked = sorted(best, key=lambda s: (-best[s], s))[: params.candidates]
-        chosen = [(s, near[s]) for s in ranked]
+        return [(s, near[s]) for s in ranked]
+
+    def _across_spaces(
+        self, encoder: str, ts: float | None, prepared: PreparedArticle
+    ) -> list[tuple[int, list[int]]]:
+        """Recent stories told only in other encoder spaces that share enough names with the
+        article (and pass the e5 glance), most names first; no neighbours to compare with."""
+        params = self.params
         shared = []
         elsewhere = self._elsewhere(encoder, ts)
         headlines = self.load([headline for _, headline in elsewhere])
@@ -405,7 +421,7 @@ class OnlineClusterer:
             if count >= params.across_min_names and self._glanced(prepared, headlines[headline]):
                 shared.append((count, story_id))
         shared.sort(key=lambda item: (-item[0], item[1]))
-        return chosen + [(story_id, []) for _, story_id in shared[: params.across_spaces]]
+        return [(story_id, []) for _, story_id in shared[: params.across_spaces]]
 
     def _elsewhere(self, encoder: str, ts: float | None) -> list[tuple[int, int]]:
         """(id, headline) of the most recent stories within the window told only in other

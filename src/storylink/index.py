@@ -20,8 +20,10 @@ archive:
 - **Inverted lists when shards are dense.** Once the index holds `TRAIN_AT` vectors it fits
   `LISTS` centroids on the first `TRAIN_AT` of them (by label, so a resumed ingest fits the
   same ones), and a shard holding more than `EXACT_ROWS` rows is searched in the `PROBES`
-  lists nearest the query only (IVF, as pgvector's ivfflat or faiss do). Smaller shards are
-  searched exactly. Which path a query takes depends only on what was added before it, so
+  lists nearest the query only (IVF, as pgvector's ivfflat or faiss do), or in fewer when a
+  row budget is given (`max_rows`, faiss's `max_codes`: clustering's lookups stop at the
+  nearest lists holding that many rows, so their work stops growing with the window's
+  density). Smaller shards are searched exactly. Which path a query takes depends only on what was added before it, so
   "same input order, same stories" holds; recall against exact search is measured in
   `benchmarks/store_scale.py`.
 

@@ -611,6 +611,7 @@ def _member_article(row: sqlite3.Row) -> tuple[Member, Article]:
 
 
 PAGE_SIZE = 16_384
+CACHE_KIB = 65_536  # page cache of a writer: the B-trees an ingest touches at 1M articles
 
 
 def read_only_connection(path: Path) -> sqlite3.Connection:
@@ -658,6 +659,7 @@ class SQLiteStore:
             raise StoreError(f"{self.path}: not a SQLite database ({error})") from error
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self._migrate()
 
     def _migrate(self) -> None:

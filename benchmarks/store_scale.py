@@ -91,7 +91,8 @@ WARM_QUERIES = (
     "trade war between China and the United States",
     "Brexit negotiations in Brussels",
 )
-ENTITIES = ("Moscow", "Trump")
+ENTITIES = ("China", "Trump")  # the place the dev articles name most, and a person
+# (Moscow, measured before 2026-12-07 night, is named by none of them: it timed an empty answer)
 
 
 # ---------------------------------------------------------------- real analyses (cached)
@@ -640,11 +641,11 @@ def summary(result: dict[str, Any]) -> Iterator[str]:
         f"story list             {r['list_ms']:.1f} ms newest 20, "
         f"{r['largest_ms']:.1f} ms largest 20"
     )
-    yield (
-        f"entity filter          {r['entity_moscow_ms']:.1f} ms Moscow "
-        f"({r['entity_moscow_stories']} stories), {r['entity_trump_ms']:.1f} ms Trump "
-        f"({r['entity_trump_stories']})"
+    found = (
+        f"{r[f'entity_{n.lower()}_ms']:.1f} ms {n} ({r[f'entity_{n.lower()}_stories']} stories)"
+        for n in ENTITIES
     )
+    yield f"entity filter          {', '.join(found)}"
     yield (
         f"disk                   db {r['db_gb']:.3f} GB, indexes {r['index_mb']:.0f} MB, "
         f"{r['bytes_per_article']:,} B/article, {r['bytes_beyond_text']:,} beyond the text"
@@ -663,7 +664,8 @@ def table_row(r: dict[str, Any]) -> str:
         f"| {r['restore_s']:.1f} "
         f"| {r['peak_rss_gb']:.2f} | {r['db_gb']:.2f} | {r['index_mb']:.0f} "
         f"| {r['search_warm_ms']:.1f} / {r['search_first_s']:.2f} | {r['list_ms']:.1f} "
-        f"| {r['entity_moscow_ms']:.1f} | {r['bytes_beyond_text']:,} |"
+        f"| {max(r[f'entity_{n.lower()}_ms'] for n in ENTITIES):.1f} "
+        f"| {r['bytes_beyond_text']:,} |"
     )
 
 

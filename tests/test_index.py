@@ -134,25 +134,33 @@ def test_flushing_appends_instead_of_rewriting(tmp_path: Path) -> None:
     assert after.st_ino == before.st_ino and after.st_size == before.st_size + 10 * 16
 
 
-def test_dense_shards_use_inverted_lists_with_high_recall(monkeypatch: pytest.MonkeyPatch) -> None:
+def topical(
+    monkeypatch: pytest.MonkeyPatch, probes: int
+) -> tuple[np.ndarray, list[float | None], np.ndarray]:
+    """Inverted lists scaled down (32, fitted at 2,000 rows, months over 500 searched
+    through them) and clustered data, as news is: 6,000 vectors about 64 topics over 60
+    days; and 40 queries near the first 40 topics."""
     monkeypatch.setattr(index_module, "TRAIN_AT", 2000)
     monkeypatch.setattr(index_module, "LISTS", 32)
-    monkeypatch.setattr(index_module, "PROBES", 8)
+    monkeypatch.setattr(index_module, "PROBES", probes)
     monkeypatch.setattr(index_module, "EXACT_ROWS", 500)
-    # clustered data, as news is: 64 topics
     rng = np.random.default_rng(5)
     topics = unit_rows(64, dimension=32, seed=6)
     vectors = topics[rng.integers(0, 64, 6000)] + 0.35 * unit_rows(6000, dimension=32, seed=7)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    times = times_for(6000, days=60)
+    queries = unit_rows(40, dimension=32, seed=8) * 0.3 + topics[:40]
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    return vectors, times_for(6000, days=60), queries
+
+
+def test_dense_shards_use_inverted_lists_with_high_recall(monkeypatch: pytest.MonkeyPatch) -> None:
+    vectors, times, queries = topical(monkeypatch, probes=8)
     index = ShardedIndex(32)
     for start in range(0, 6000, 500):  # in batches, as ingest adds
         index.add(
             range(start + 1, start + 501), vectors[start : start + 500], times[start : start + 500]
         )
     assert index._centroids is not None
-    queries = unit_rows(40, dimension=32, seed=8) * 0.3 + topics[:40]
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     recall = []
     for query in queries:
         truth = set(exact(vectors, times, query, 10))
@@ -171,15 +179,7 @@ def test_row_budget_bounds_the_work_and_survives_a_reload(
     """`max_rows` stops probing at the nearest lists that hold that many rows: fewer rows
     scored, the nearest neighbours still found, and the same answers after a flush and a
     reopen as from an index that never left memory (a resumed ingest decides the same)."""
-    monkeypatch.setattr(index_module, "TRAIN_AT", 2000)
-    monkeypatch.setattr(index_module, "LISTS", 32)
-    monkeypatch.setattr(index_module, "PROBES", 16)
-    monkeypatch.setattr(index_module, "EXACT_ROWS", 500)
-    rng = np.random.default_rng(5)
-    topics = unit_rows(64, dimension=32, seed=6)
-    vectors = topics[rng.integers(0, 64, 6000)] + 0.35 * unit_rows(6000, dimension=32, seed=7)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    times = times_for(6000, days=60)
+    vectors, times, queries = topical(monkeypatch, probes=16)
     memory, saved = ShardedIndex(32), ShardedIndex(32, tmp_path / "index")
     for start in range(0, 6000, 500):
         batch = (
@@ -199,8 +199,6 @@ def test_row_budget_bounds_the_work_and_survives_a_reload(
         return gathered(vectors, positions, rows, query)  # type: ignore[arg-type]
 
     monkeypatch.setattr(index_module, "_gathered_cosines", counting)
-    queries = unit_rows(40, dimension=32, seed=8) * 0.3 + topics[:40]
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     full, budgeted, nearest = [], [], []
     for query in queries:
         scored.clear()

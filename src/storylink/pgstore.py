@@ -631,7 +631,8 @@ class PgVectorIndex:
         """The k best rows (best first, ties by label) published in [since, until] or
         undated and labelled below `before`, scored as `ShardedIndex` scores them. A window
         of more than `exact_rows` (default `EXACT_ROWS`) rows is searched in the HNSW index;
-        `probes` is ShardedIndex's and means nothing here."""
+        `probes` and `max_rows` are ShardedIndex's and mean nothing here (HNSW's
+        `ef_search` bounds the work of a large window)."""
         if k <= 0:
             return []
         query = np.asarray(vector, np.float32)

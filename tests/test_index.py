@@ -190,6 +190,9 @@ def test_row_budget_bounds_the_work_and_survives_a_reload(
         memory.add(*batch)
         saved.add(*batch)
         saved.flush()
+        # searched between adds: the in-memory tail's list order is renewed, not stale
+        for query in queries[:5]:
+            assert memory.search(query, 10, max_rows=600) == saved.search(query, 10, max_rows=600)
     reopened = ShardedIndex.open(tmp_path / "index", 32, lambda after: iter(()))
     scored: list[int] = []
     gathered = index_module._gathered_cosines
@@ -199,6 +202,17 @@ def test_row_budget_bounds_the_work_and_survives_a_reload(
         return gathered(vectors, positions, rows, query)  # type: ignore[arg-type]
 
     monkeypatch.setattr(index_module, "_gathered_cosines", counting)
+    # re-clustering (`before`): the budget counts only the rows the article met at ingest,
+    # so the same lists are probed and the same rows scored
+    earlier = ShardedIndex(32)
+    earlier.add(range(1, 4001), vectors[:4000], times[:4000])
+    for query in queries:
+        scored.clear()
+        ingested = earlier.search(query, 10, max_rows=600)
+        rows_then = sum(scored)
+        scored.clear()
+        assert memory.search(query, 10, before=4001, max_rows=600) == ingested
+        assert sum(scored) == rows_then
     full, budgeted, nearest = [], [], []
     for query in queries:
         scored.clear()

@@ -346,6 +346,10 @@ def test_cluster_params_validate_and_load_from_other_versions() -> None:
         ClusterParams(combine="median")
     with pytest.raises(ValueError, match="nearest"):
         ClusterParams(nearest=-1)
+    with pytest.raises(ValueError, match="sure"):
+        ClusterParams(sure=0.0)  # would stop before any story was scored
+    with pytest.raises(ValueError, match="scan_rows"):
+        ClusterParams(scan_rows=0)
     saved = {"threshold": 0.6, "representatives": 3}  # a name this version does not have
     assert ClusterParams.from_dict(saved) == ClusterParams(threshold=0.6)
 

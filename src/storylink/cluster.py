@@ -56,7 +56,8 @@ class ClusterParams:
     window_days: float = 90.0  # articles further apart than this are not compared
     half_life_days: float = 180.0  # the probability halves per this many days between articles
     neighbours: int = 30  # nearest articles looked up per new article
-    scan_rows: int | None = 4096  # rows a lookup scores at most in dense months (None: 1/8)
+    scan_rows: int | None = 4096  # dense months: probe lists until they hold this many rows
+    # (the last list probed may overshoot it; None: no budget, `index.PROBES` lists)
     candidates: int = 8  # stories scored per new article
     central: int = 0  # most central articles compared with, besides the story's latest one
     nearest: int = 1  # the article's nearest earlier articles, also compared with directly
@@ -85,6 +86,8 @@ class ClusterParams:
             raise ValueError("window_days and half_life_days must be positive")
         if min(self.neighbours, self.candidates) < 1:
             raise ValueError("neighbours and candidates must be at least 1")
+        if not 0.0 < self.sure <= 1.0:
+            raise ValueError(f"sure must be in (0, 1], not {self.sure}")
         if self.scan_rows is not None and self.scan_rows < 1:
             raise ValueError(f"scan_rows must be at least 1 (or None), not {self.scan_rows}")
         if min(self.central, self.nearest, self.nearest_per_story) < 0:
@@ -271,7 +274,8 @@ class OnlineClusterer:
         self, story_id: int, near: list[int], encoder: str, ts: float | None
     ) -> tuple[StoryState, dict[int, float]]:
         """A candidate story and its representatives in the window, with their gaps in days:
-        made only when the story is reached, so a sure join loads no other story's state."""
+        made only when the story's group is reached (`_candidate_groups`), so a join sure at
+        the nearest story loads no other story's state."""
         story = self._story(story_id)
         gaps = {
             rep: self._gap_days(rep, ts) if self.params.member_time else 0.0
@@ -418,7 +422,9 @@ class OnlineClusterer:
             if not may_share_names(prepared.names, names):
                 continue
             count = len(shared_names(prepared.names, names))
-            if count >= params.across_min_names and self._glanced(prepared, headlines[headline]):
+            if count < params.across_min_names:
+                continue
+            if self._glanced(prepared, encoder, headlines[headline]):
                 shared.append((count, story_id))
         shared.sort(key=lambda item: (-item[0], item[1]))
         return [(story_id, []) for _, story_id in shared[: params.across_spaces]]
@@ -449,13 +455,15 @@ class OnlineClusterer:
         ranked = sorted(found, key=lambda s: (found[s][1] is None, -(found[s][1] or 0.0), -s))
         return [(story_id, found[story_id][0]) for story_id in ranked[: params.scan_stories]]
 
-    def _glanced(self, prepared: PreparedArticle, headline: PreparedArticle) -> bool:
+    def _glanced(self, prepared: PreparedArticle, encoder: str, headline: PreparedArticle) -> bool:
         """Whether an article's e5 title + lead (two short texts) is close enough to an e5
         story headline's document to be worth encoding the article whole with e5 (~1 s of CPU)
         and scoring it: every same-story dev pair sharing two names passes 0.8 (lowest 0.817),
         and most unrelated ones do not (RESULTS.md "Per-article cost in dense windows")."""
         other = headline.vectors.get(E5Encoder.name)
-        if other is None or E5Encoder.name in prepared.vectors:  # nothing to encode
+        # the home encoder, not the vectors the article holds: those depend on what it was
+        # compared with before (a story scored first, a reload with saved extra vectors)
+        if other is None or encoder == E5Encoder.name:  # nothing to encode
             return True
         glance = self.comparer.glance_vectors(prepared).document_vector
         return float(glance @ other.document_vector) >= self.params.across_min_glance

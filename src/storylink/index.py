@@ -23,9 +23,9 @@ archive:
   lists nearest the query only (IVF, as pgvector's ivfflat or faiss do), or in fewer when a
   row budget is given (`max_rows`, faiss's `max_codes`: clustering's lookups stop at the
   nearest lists holding that many rows, so their work stops growing with the window's
-  density). Smaller shards are searched exactly. Which path a query takes depends only on what was added before it, so
-  "same input order, same stories" holds; recall against exact search is measured in
-  `benchmarks/store_scale.py`.
+  density). Smaller shards are searched exactly. Which path a query takes depends only on
+  what was added before it, so "same input order, same stories" holds; recall against exact
+  search is measured in `benchmarks/index_recall.py`.
 
 Exact search was chosen over HNSW graphs (hnswlib, usearch, faiss) earlier because none gives
 the same neighbours after a save and reload midway (`benchmarks/vector_index.py`); inverted
@@ -173,6 +173,7 @@ class _Block:
         self.mapped = mapped  # `rows` is the rows file's map (else memory)
         self.count = len(rows)
         self._by_list: tuple[np.ndarray, np.ndarray] | None = None
+        self._running_label: np.ndarray | None = None
 
     @classmethod
     def empty(cls, dimension: int) -> _Block:
@@ -192,7 +193,7 @@ class _Block:
         self.vectors[self.count : needed] = vectors
         self.rows[self.count : needed] = rows
         self.count = needed
-        self._by_list = None
+        self._by_list = self._running_label = None
 
     def by_list(self) -> tuple[np.ndarray, np.ndarray]:
         """Row positions ordered by inverted list, and where each list starts in them (those
@@ -206,9 +207,22 @@ class _Block:
             self._by_list = order, starts
         return self._by_list
 
-    def list_sizes(self) -> np.ndarray:
-        """Rows per inverted list (those of no list first)."""
-        return np.diff(self.by_list()[1])
+    def held_before(self, before: int | None) -> int:
+        """How many rows were added before label `before` (all if None): rows come in label
+        order, so they are a prefix (a removed row, label -1, keeps its place)."""
+        if before is None:
+            return self.count
+        if self._running_label is None:
+            self._running_label = np.maximum.accumulate(self.live_rows()["label"])
+        return int(np.searchsorted(self._running_label, before))
+
+    def list_sizes(self, before: int | None = None) -> np.ndarray:
+        """Rows per inverted list (those of no list first); only those added before label
+        `before` if given: the rows a re-clustered article met when it was ingested."""
+        if before is None:
+            return np.diff(self.by_list()[1])
+        lists = self.live_rows()["list"][: self.held_before(before)]
+        return np.bincount(lists + 1, minlength=LISTS + 1)
 
     def live_rows(self) -> np.ndarray:
         return self.rows[: self.count]
@@ -256,6 +270,10 @@ class _Shard:
 
     def __len__(self) -> int:
         return (self.disk.count if self.disk else 0) + self.tail.count
+
+    def held_before(self, before: int | None) -> int:
+        """Rows held when the article labelled `before` was added (all if None)."""
+        return sum(block.held_before(before) for block in self.blocks())
 
     def blocks(self) -> Iterator[_Block]:
         if self.disk is not None and self.disk.count:
@@ -400,19 +418,28 @@ class ShardedIndex:
         query = _Query(vector)
         limit = EXACT_ROWS if exact_rows is None else exact_rows
         shards = [s for s in self._shards.values() if s.overlaps(low, high)]
+        # re-clustering (`before`): search as the index was when that article was added
+        dense = {s.key for s in shards if s.held_before(before) > limit}
         lists = None
-        if self._centroids is not None:
+        held = (
+            self._count
+            if before is None
+            else sum(s.held_before(before) for s in self._shards.values())
+        )
+        if self._centroids is not None and held >= TRAIN_AT:
             nearest = np.argsort(-(self._centroids @ query.vector), kind="stable")
             probed = PROBES if probes is None else probes
             if max_rows is not None:
-                dense = [b.list_sizes()[1:] for s in shards if len(s) > limit for b in s.blocks()]
-                if dense:
-                    reached = np.cumsum(np.sum(dense, axis=0)[nearest]) >= max_rows
+                sizes = [
+                    b.list_sizes(before)[1:] for s in shards if s.key in dense for b in s.blocks()
+                ]
+                if sizes:
+                    reached = np.cumsum(np.sum(sizes, axis=0)[nearest]) >= max_rows
                     probed = min(probed, int(np.argmax(reached)) + 1 if reached.any() else probed)
             lists = np.sort(nearest[:probed])
         found_labels, found_scores = [], []
         for shard in shards:
-            inverted = lists if len(shard) > limit else None
+            inverted = lists if shard.key in dense else None
             for block in shard.blocks():
                 labels, scores = block.scores(query, block.select(inverted), low, high, before)
                 found_labels.append(labels)

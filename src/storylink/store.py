@@ -611,7 +611,7 @@ def _member_article(row: sqlite3.Row) -> tuple[Member, Article]:
 
 
 PAGE_SIZE = 16_384
-CACHE_KIB = 65_536  # page cache of a writer: the B-trees an ingest touches at 1M articles
+CACHE_KIB = 65_536  # page cache (filled as used): the B-trees an ingest touches at 1M articles
 
 
 def read_only_connection(path: Path) -> sqlite3.Connection:

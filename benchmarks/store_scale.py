@@ -27,7 +27,9 @@ searches, which builds the nearest-neighbour indexes beside the database ("index
   analyses, so clustering + indexes + commit are timed without the analysis; the first batch
   also restores the clustering state (`restore_s` = first batch - 100 x steady per-article
   time); the open time of `StoryStore(path)` and the process's peak RSS, models included
-  (USE, e5 and spaCy are loaded before timing). The articles stay in the store (+500).
+  (USE, e5 and spaCy are loaded before timing). The articles stay in the store (+500), in
+  the very window the next measure times: to compare runs, measure a fresh copy of a fill
+  each time (`cp DB DB2; cp -r DB.*.index …`); the summary says how many a store holds.
 * search: first query (loads the indexes; encoders loaded before), median of 10 warm ones.
 * story lists: newest 20, largest 20, entity filter (a place, a person): median of 5.
 * disk: bytes per article of the database, its WAL and every `<db>.*` sidecar (the indexes),
@@ -605,6 +607,9 @@ def measure(db: Path, seed: int, profile: bool = False) -> dict[str, Any]:
     templates()  # computed here if missing, never inside a probe (its peak RSS would show it)
     load = os.getloadavg()[0]  # the machine is shared: say how busy it was
     result = run_probe("ingest", db, seed) | {"load_before": round(load, 1)}
+    if meta_path(db).exists():  # articles earlier probes left in exactly the window measured
+        filled = json.loads(meta_path(db).read_text())["articles"]
+        result["probed_before"] = result["stored_articles"] - filled
     result |= run_probe("search", db, seed)
     result |= run_probe("lists", db, seed)
     result |= disk(db)
@@ -622,6 +627,11 @@ def summary(result: dict[str, Any]) -> Iterator[str]:
         f"stored articles        {r['stored_articles']:,} (+{NEW_BATCHES * NEW_PER_BATCH} added; "
         f"load average {r['load_before']} before)"
     )
+    if r.get("probed_before"):
+        yield (
+            f"NOTE                   {r['probed_before']:,} articles from earlier measures are in "
+            "the window measured: denser than a fresh fill (measure a copy of one)"
+        )
     yield f"open StoryStore        {r['open_s']:.3f} s"
     yield (
         f"ingest                 {r['ms_per_article']:.1f} ms/article steady (batches 2-5; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -104,9 +105,15 @@ def test_demo_runs_and_separates_stories() -> None:
 def test_story_commands_end_to_end(tmp_path: Path) -> None:
     """ingest → stories → story → search → related → export → recluster, all --json."""
     db = str(tmp_path / "cli.db")
-    ingested = storylink("ingest", str(examples_path()), "--db", db, "--json")
+    # --scan-rows 0: no row budget (its months are small: searched exactly either way)
+    ingested = storylink("ingest", str(examples_path()), "--db", db, "--json", "--scan-rows", "0")
     assert ingested.returncode == 0, ingested.stderr
     assert json.loads(ingested.stdout)["added"] == 22
+    with sqlite3.connect(db) as saved:
+        (params,) = saved.execute(
+            "SELECT value FROM settings WHERE key = 'cluster_params'"
+        ).fetchone()
+    assert json.loads(params)["scan_rows"] is None  # remembered by the database
     again = json.loads(storylink("ingest", str(examples_path()), "--db", db, "--json").stdout)
     assert (again["added"], again["duplicates"]) == (0, 22)
     listed = json.loads(storylink("stories", "--db", db, "--largest", "--json").stdout)

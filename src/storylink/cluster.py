@@ -233,32 +233,27 @@ class OnlineClusterer:
         document = prepared.vectors[encoder].document_vector
         params = self.params
         best_story, best_probability, compared = None, 0.0, 0
-        for group in self._candidate_groups(encoder, document, ts, prepared):
-            planned = [self._plan(story_id, near, encoder, ts) for story_id, near in group]
-            loaded = self.load(list(dict.fromkeys(r for _, g in planned for r in g)))
-            for story, gaps in planned:
-                if self._too_long(story, ts):
+        for story, gaps, loaded in self._planned(encoder, document, ts, prepared):
+            if self._too_long(story, ts):
+                continue
+            probabilities = []
+            for rep, gap in gaps.items():
+                try:
+                    probability = self.comparer.probability(prepared, loaded[rep])
+                except CompareError:
                     continue
-                probabilities = []
-                for rep, gap in gaps.items():
-                    try:
-                        probability = self.comparer.probability(prepared, loaded[rep])
-                    except CompareError:
-                        continue
-                    compared += 1
-                    probabilities.append(probability * self._fade(gap))
-                if not probabilities:
-                    continue
-                combined = (
-                    max(probabilities) if params.combine == "max" else float(np.mean(probabilities))
-                )
-                probability = (
-                    combined if params.member_time else combined * self._fade(story.gap_days(ts))
-                )
-                if probability > best_probability:
-                    best_story, best_probability = story, probability
-                if best_probability >= params.sure:
-                    break
+                compared += 1
+                probabilities.append(probability * self._fade(gap))
+            if not probabilities:
+                continue
+            combined = (
+                max(probabilities) if params.combine == "max" else float(np.mean(probabilities))
+            )
+            probability = (
+                combined if params.member_time else combined * self._fade(story.gap_days(ts))
+            )
+            if probability > best_probability:
+                best_story, best_probability = story, probability
             if best_probability >= params.sure:
                 break
         new_story = best_story is None or best_probability < self.params.threshold
@@ -270,12 +265,23 @@ class OnlineClusterer:
         self._join(best_story, seq, encoder, document, published, span=doubt is None)
         return Decision(seq, best_story.id, new_story, best_probability, compared, doubt)
 
+    def _planned(
+        self, encoder: str, document: np.ndarray, ts: float | None, prepared: PreparedArticle
+    ) -> Iterator[tuple[StoryState, dict[int, float], dict[int, PreparedArticle]]]:
+        """Each candidate story in scoring order with its representatives' gaps and the
+        loaded analyses of its group (one store query a group). Lazy: a caller that stops
+        (a sure join) never looks for, or loads, the groups after."""
+        for group in self._candidate_groups(encoder, document, ts, prepared):
+            planned = [self._plan(story_id, near, encoder, ts) for story_id, near in group]
+            loaded = self.load(list(dict.fromkeys(r for _, g in planned for r in g)))
+            for story, gaps in planned:
+                yield story, gaps, loaded
+
     def _plan(
         self, story_id: int, near: list[int], encoder: str, ts: float | None
     ) -> tuple[StoryState, dict[int, float]]:
         """A candidate story and its representatives in the window, with their gaps in days:
-        made only when the story's group is reached (`_candidate_groups`), so a join sure at
-        the nearest story loads no other story's state."""
+        made only when the story's group is reached (`_planned`)."""
         story = self._story(story_id)
         gaps = {
             rep: self._gap_days(rep, ts) if self.params.member_time else 0.0

@@ -227,6 +227,14 @@ class _Block:
     def live_rows(self) -> np.ndarray:
         return self.rows[: self.count]
 
+    def set_lists(self, lists: np.ndarray) -> None:
+        """Every row's inverted list, as fitted lists assign them (rows held in memory)."""
+        if self.mapped:  # a read-only map: hold the new lists in memory
+            self.rows = np.array(self.live_rows())
+            self.mapped = False
+        self.live_rows()["list"] = lists
+        self._by_list = None
+
     def select(self, probes: np.ndarray | None) -> np.ndarray | None:
         """Row positions in the probed lists (None: every row)."""
         if probes is None:
@@ -382,12 +390,8 @@ class ShardedIndex:
         self._centroids = centroids.astype(np.float32)
         for shard in self._shards.values():
             for block in shard.blocks():
-                rows = block.live_rows()
-                if block.mapped:  # a read-only map: hold the new lists in memory
-                    block.rows = rows = np.array(rows)
-                    block.mapped = False
-                rows["list"] = self._lists_of(block.vectors[: block.count], rows["scale"])
-                block._by_list = None
+                scales = block.live_rows()["scale"]
+                block.set_lists(self._lists_of(block.vectors[: block.count], scales))
         self._retrained = True
         log.info("vector index: %d inverted lists fitted on %d vectors", LISTS, TRAIN_AT)
 
@@ -419,14 +423,10 @@ class ShardedIndex:
         limit = EXACT_ROWS if exact_rows is None else exact_rows
         shards = [s for s in self._shards.values() if s.overlaps(low, high)]
         # re-clustering (`before`): search as the index was when that article was added
-        dense = {s.key for s in shards if s.held_before(before) > limit}
+        held = {key: shard.held_before(before) for key, shard in self._shards.items()}
+        dense = {s.key for s in shards if held[s.key] > limit}
         lists = None
-        held = (
-            self._count
-            if before is None
-            else sum(s.held_before(before) for s in self._shards.values())
-        )
-        if self._centroids is not None and held >= TRAIN_AT:
+        if self._centroids is not None and sum(held.values()) >= TRAIN_AT:
             nearest = np.argsort(-(self._centroids @ query.vector), kind="stable")
             probed = PROBES if probes is None else probes
             if max_rows is not None:
